@@ -1,0 +1,44 @@
+"""The ``itptrace`` command: one typer app, one module per capability."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from itptrace.access import local_issuer
+from itptrace.cli import codes, demo, registry
+from itptrace.cli.common import console, handles_errors, node
+from itptrace.codes.service import ensure_signing_key
+from itptrace.registry.service import init_party
+
+app = typer.Typer(
+    help="itptrace: independent tracking and tracing of tobacco products (ITP Article 8).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(registry.app, name="registry")
+app.add_typer(codes.code_app, name="code")
+app.add_typer(codes.keys_app, name="keys")
+app.command("issue")(handles_errors(codes.issue))
+app.command("demo")(demo.demo)
+
+
+@app.command("init")
+@handles_errors
+def init(
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
+) -> None:
+    """Create or upgrade the database, record the Party and make the first signing key."""
+    ctx = node()
+    party = init_party(ctx)
+    key = ensure_signing_key(ctx, local_issuer())
+    if not quiet:
+        console.print(
+            f"node ready: Party {party.country}, issuer code {party.issuer_code}, "
+            f"signing key {key.kid}, database {ctx.db.engine.url.render_as_string()}"
+        )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,118 @@
+"""SQL for the issuer: product codes, requests, issued codes, cancellations, deactivations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select
+
+from itptrace.repository.schema import (
+    aggregate_uis,
+    code_requests,
+    product_codes,
+    request_cancellations,
+    ui_deactivations,
+    unit_uis,
+)
+
+
+def issued_unit_count(conn: Connection) -> int:
+    """Every unit UI ever issued; expired and cancelled ones count, as they are never reused."""
+    total = conn.execute(
+        select(func.coalesce(func.sum(code_requests.c.quantity), 0)).where(
+            code_requests.c.kind == "unit"
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def find_product_code(conn: Connection, combination: dict[str, str]) -> str | None:
+    query = select(product_codes.c.code).where(
+        *(product_codes.c[name] == value for name, value in combination.items())
+    )
+    found: str | None = conn.execute(query).scalar()
+    return found
+
+
+def insert_product_code(
+    conn: Connection, code: str, combination: dict[str, str], now: datetime
+) -> None:
+    conn.execute(insert(product_codes).values(code=code, created_at=now, **combination))
+
+
+def get_product_code(conn: Connection, code: str) -> Row[Any] | None:
+    return conn.execute(select(product_codes).where(product_codes.c.code == code)).first()
+
+
+def insert_request(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(insert(code_requests).values(**values).returning(code_requests.c.id))
+    return int(result.scalar_one())
+
+
+def get_request(conn: Connection, request_id: int) -> Row[Any] | None:
+    return conn.execute(select(code_requests).where(code_requests.c.id == request_id)).first()
+
+
+def insert_codes(
+    conn: Connection, kind: str, request_id: int, codes: Sequence[tuple[str, str | None]]
+) -> None:
+    """Bulk insert of (code, tag) pairs with one executemany call."""
+    table, key = (unit_uis, "ui") if kind == "unit" else (aggregate_uis, "aui")
+    conn.execute(
+        insert(table), [{key: code, "request_id": request_id, "tag": tag} for code, tag in codes]
+    )
+
+
+def existing_codes(conn: Connection, kind: str, codes: Sequence[str]) -> set[str]:
+    table, key = (unit_uis, "ui") if kind == "unit" else (aggregate_uis, "aui")
+    column = table.c[key]
+    found: set[str] = set()
+    for start in range(0, len(codes), 500):
+        chunk = codes[start : start + 500]
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def iter_request_codes(conn: Connection, kind: str, request_id: int) -> Iterator[Row[Any, Any]]:
+    table, key = (unit_uis, "ui") if kind == "unit" else (aggregate_uis, "aui")
+    query = select(table.c[key].label("code"), table.c.tag).where(table.c.request_id == request_id)
+    yield from conn.execute(query.order_by(table.c[key]))
+
+
+def get_cancellation(conn: Connection, request_id: int) -> Row[Any] | None:
+    query = select(request_cancellations).where(request_cancellations.c.request_id == request_id)
+    return conn.execute(query).first()
+
+
+def insert_cancellation(
+    conn: Connection, request_id: int, by: str, reason: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(request_cancellations).values(
+            request_id=request_id, cancelled_at=now, cancelled_by=by, reason=reason
+        )
+    )
+
+
+def find_code(conn: Connection, code: str) -> tuple[str, Row[Any]] | None:
+    """The kind ('unit' or 'aggregate') and the issuance row of a code, joined to its request."""
+    for kind, table, key in (("unit", unit_uis, "ui"), ("aggregate", aggregate_uis, "aui")):
+        query = (
+            select(table.c[key].label("code"), table.c.tag, code_requests)
+            .join(code_requests, code_requests.c.id == table.c.request_id)
+            .where(table.c[key] == code)
+        )
+        row = conn.execute(query).first()
+        if row is not None:
+            return kind, row
+    return None
+
+
+def get_deactivation(conn: Connection, code: str) -> Row[Any] | None:
+    return conn.execute(select(ui_deactivations).where(ui_deactivations.c.ui == code)).first()
+
+
+def insert_deactivations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    conn.execute(insert(ui_deactivations), list(rows))

@@ -1,0 +1,67 @@
+"""One typed settings object, read from ``ITPTRACE_*`` environment variables.
+
+Settings are validated when the node starts (``load_settings``), never at import time, so
+a wrong value stops the program with one clear message instead of failing later.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ISSUER_CODE_PATTERN = re.compile(r"^[A-Z0-9]{3,6}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a wrong value; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to know about its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ITPTRACE_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./itptrace.db"
+    key_dir: Path = Path("./keys")
+    # "system" for the wall clock, or an ISO 8601 instant to freeze time (tests, demos).
+    clock: str = "system"
+    country: str = "ZZ"
+    issuer_code: str = "ZZT01"
+    default_profile: Literal["signed", "eu"] = "signed"
+    serial_length: int = Field(default=9, ge=4, le=20)
+    code_expiry_days: int = Field(default=183, ge=1)
+    cancel_window_working_days: int = Field(default=1, ge=0)
+    max_request_quantity: int = Field(default=2_000_000, ge=1)
+    # EU 2018/574 Art. 9: the chance of guessing a valid serial stays below 1 in 10,000.
+    guess_probability_limit: float = Field(default=1e-4, gt=0, le=1)
+
+    @field_validator("issuer_code")
+    @classmethod
+    def _issuer_code_shape(cls, value: str) -> str:
+        if not ISSUER_CODE_PATTERN.match(value):
+            raise ValueError("must be 3 to 6 characters from A-Z and 0-9")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("must be an ISO 3166-1 alpha-2 code such as KE or FR")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) and validate it.
+
+    Raises SettingsError naming the first wrong ``ITPTRACE_*`` variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ITPTRACE_" + str(first["loc"][0]).upper() if first["loc"] else "ITPTRACE_*"
+        raise SettingsError(f"{name}: {first['msg']}") from None

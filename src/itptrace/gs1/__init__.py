@@ -1,0 +1,1 @@
+"""gs1 capability."""

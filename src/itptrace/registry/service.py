@@ -1,0 +1,220 @@
+"""Registry services: the Party, economic operators, facilities, machines and products.
+
+Identifiers of operators (E), facilities (F) and machines (M) are issued here, by the ID
+issuer, as the issuer code + a kind letter + 6 random characters. Registration is the
+issuer's job (EU 2018/574 Art. 14-19); refused input stores nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from sqlalchemy.exc import IntegrityError
+
+from itptrace.access import Actor, require_issuer
+from itptrace.context import Context
+from itptrace.countries import checked_country
+from itptrace.errors import Conflict, NotFound
+from itptrace.registry import store
+from itptrace.registry.model import (
+    Facility,
+    FacilityType,
+    Machine,
+    Operator,
+    OperatorRole,
+    Party,
+    Product,
+    ProductCategory,
+    RegistryError,
+    checked_gtin,
+    parse_enum,
+    require_positive,
+    require_text,
+)
+
+_ID_ALPHABET = string.digits + string.ascii_uppercase
+
+
+def _new_id(ctx: Context, kind: str) -> str:
+    return ctx.settings.issuer_code + kind + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+def init_party(ctx: Context) -> Party:
+    """Record the Party this node serves (idempotent; a different Party is refused)."""
+    wanted = Party(checked_country(ctx.settings.country), ctx.settings.issuer_code)
+    with ctx.db.transaction() as conn:
+        current = store.get_party(conn)
+        if current is None:
+            store.insert_party(conn, wanted, ctx.clock.now())
+            return wanted
+    if current != wanted:
+        raise Conflict(
+            f"this database belongs to {current.country}/{current.issuer_code}, "
+            f"not {wanted.country}/{wanted.issuer_code}"
+        )
+    return current
+
+
+def add_operator(
+    ctx: Context, actor: Actor, *, name: str, country: str, roles: list[str], tobacco_industry: bool
+) -> Operator:
+    require_issuer(actor, "registering an economic operator")
+    if not roles:
+        raise RegistryError("an economic operator needs at least one role")
+    parsed = tuple(dict.fromkeys(parse_enum(OperatorRole, r, "operator role") for r in roles))
+    operator = Operator(
+        _new_id(ctx, "E"),
+        require_text(name, "operator name"),
+        checked_country(country),
+        parsed,
+        tobacco_industry,
+    )
+    with ctx.db.transaction() as conn:
+        store.insert_operator(conn, operator, ctx.clock.now())
+    return operator
+
+
+def require_operator(ctx: Context, operator_id: str) -> Operator:
+    with ctx.db.transaction() as conn:
+        operator = store.get_operator(conn, operator_id)
+    if operator is None:
+        raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
+    if not operator.active:
+        raise Conflict(f"economic operator {operator_id} is deactivated", subject=operator_id)
+    return operator
+
+
+def add_facility(
+    ctx: Context,
+    actor: Actor,
+    *,
+    operator_id: str,
+    name: str,
+    type: str,
+    address: str,
+    country: str,
+) -> Facility:
+    require_issuer(actor, "registering a facility")
+    require_operator(ctx, operator_id)
+    facility = Facility(
+        _new_id(ctx, "F"),
+        operator_id,
+        require_text(name, "facility name"),
+        parse_enum(FacilityType, type, "facility type"),
+        require_text(address, "address"),
+        checked_country(country),
+    )
+    with ctx.db.transaction() as conn:
+        store.insert_facility(conn, facility, ctx.clock.now())
+    return facility
+
+
+def require_facility(ctx: Context, facility_id: str) -> Facility:
+    with ctx.db.transaction() as conn:
+        facility = store.get_facility(conn, facility_id)
+    if facility is None:
+        raise NotFound(f"unknown facility {facility_id}", subject=facility_id)
+    if not facility.active:
+        raise Conflict(f"facility {facility_id} is deactivated", subject=facility_id)
+    return facility
+
+
+def deactivate_facility(ctx: Context, actor: Actor, facility_id: str) -> int:
+    """Deactivate a facility and, with it, all its machines; returns the machine count."""
+    require_issuer(actor, "deactivating a facility")
+    require_facility(ctx, facility_id)
+    with ctx.db.transaction() as conn:
+        return store.deactivate_facility(conn, facility_id, ctx.clock.now())
+
+
+def add_machine(
+    ctx: Context, actor: Actor, *, facility_id: str, name: str, capacity_per_hour: int
+) -> Machine:
+    require_issuer(actor, "registering a machine")
+    require_facility(ctx, facility_id)
+    machine = Machine(
+        _new_id(ctx, "M"),
+        facility_id,
+        require_text(name, "machine name"),
+        require_positive(capacity_per_hour, "machine capacity"),
+    )
+    with ctx.db.transaction() as conn:
+        store.insert_machine(conn, machine, ctx.clock.now())
+    return machine
+
+
+def require_machine(ctx: Context, machine_id: str, facility_id: str) -> Machine:
+    with ctx.db.transaction() as conn:
+        machine = store.get_machine(conn, machine_id)
+    if machine is None:
+        raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
+    if machine.facility_id != facility_id:
+        raise RegistryError(
+            f"machine {machine_id} is not at facility {facility_id}",
+            subject=machine_id,
+            code="machine_not_at_facility",
+        )
+    if not machine.active:
+        raise Conflict(f"machine {machine_id} is deactivated", subject=machine_id)
+    return machine
+
+
+def add_product(
+    ctx: Context,
+    actor: Actor,
+    *,
+    gtin: str,
+    operator_id: str,
+    brand: str,
+    description: str,
+    category: str,
+    pack_size: int,
+) -> Product:
+    require_issuer(actor, "registering a product")
+    require_operator(ctx, operator_id)
+    product = Product(
+        checked_gtin(gtin),
+        operator_id,
+        require_text(brand, "brand"),
+        require_text(description, "product description"),
+        parse_enum(ProductCategory, category, "product category"),
+        require_positive(pack_size, "pack size"),
+    )
+    try:
+        with ctx.db.transaction() as conn:
+            store.insert_product(conn, product, ctx.clock.now())
+    except IntegrityError:
+        raise Conflict(
+            f"product {product.gtin} is already registered", subject=product.gtin
+        ) from None
+    return product
+
+
+def require_product(ctx: Context, gtin: str) -> Product:
+    normalized = checked_gtin(gtin)
+    with ctx.db.transaction() as conn:
+        product = store.get_product(conn, normalized)
+    if product is None:
+        raise NotFound(f"unknown product {normalized}", subject=normalized)
+    return product
+
+
+def list_operators(ctx: Context) -> list[Operator]:
+    with ctx.db.transaction() as conn:
+        return store.list_operators(conn)
+
+
+def list_facilities(ctx: Context, operator_id: str | None = None) -> list[Facility]:
+    with ctx.db.transaction() as conn:
+        return store.list_facilities(conn, operator_id)
+
+
+def list_machines(ctx: Context, facility_id: str | None = None) -> list[Machine]:
+    with ctx.db.transaction() as conn:
+        return store.list_machines(conn, facility_id)
+
+
+def list_products(ctx: Context) -> list[Product]:
+    with ctx.db.transaction() as conn:
+        return store.list_products(conn)

@@ -1,0 +1,63 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (scale path), same code on both.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` and foreign keys on, so an accepted
+write survives a power cut and references are enforced as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    if parsed.get_backend_name() != "sqlite":
+        raise ValueError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+        )
+    engine = create_engine(parsed)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    # The sqlite3 module opens transactions on its own and knows no SAVEPOINT nesting;
+    # letting SQLAlchemy emit BEGIN itself makes transactions and savepoints behave as on
+    # PostgreSQL (the recipe from SQLAlchemy's SQLite dialect documentation).
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+class Database:
+    """The node's database: one engine and a way to run a unit of work in one transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,236 @@
+"""The ``itptrace`` command, run in-process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from itptrace.cli.main import app
+
+
+class Cli:
+    """Runs commands with ITPTRACE_* settings pointing at a test database."""
+
+    def __init__(self, env: dict[str, str]):
+        self.runner = CliRunner()
+        self.env = env
+
+    def __call__(self, *args: str, expect: int = 0) -> str:
+        result = self.runner.invoke(app, list(args), env=self.env)
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    def json(self, *args: str) -> dict[str, object]:
+        data: dict[str, object] = json.loads(self(*args, "--json"))
+        return data
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Cli:
+    run = Cli(
+        {
+            "ITPTRACE_DATABASE_URL": database_url,
+            "ITPTRACE_KEY_DIR": str(tmp_path / "keys"),
+            "ITPTRACE_COUNTRY": "KE",
+            "ITPTRACE_ISSUER_CODE": "KET01",
+            "ITPTRACE_CLOCK": "2026-01-05T08:00:00Z",
+            "COLUMNS": "200",
+        }
+    )
+    run("init")
+    return run
+
+
+@pytest.fixture
+def chain(cli: Cli) -> dict[str, str]:
+    maker = cli.json(
+        "registry",
+        "add-operator",
+        "--name",
+        "Nyota",
+        "--country",
+        "KE",
+        "--role",
+        "manufacturer",
+        "--tobacco-industry",
+    )
+    plant = cli.json(
+        "registry",
+        "add-facility",
+        "--operator",
+        str(maker["id"]),
+        "--name",
+        "Plant",
+        "--type",
+        "manufacturing",
+        "--address",
+        "Nairobi",
+        "--country",
+        "KE",
+    )
+    line = cli.json(
+        "registry",
+        "add-machine",
+        "--facility",
+        str(plant["id"]),
+        "--name",
+        "L1",
+        "--capacity",
+        "1000",
+    )
+    cli(
+        "registry",
+        "add-product",
+        "--gtin",
+        "06009876543219",
+        "--operator",
+        str(maker["id"]),
+        "--brand",
+        "Savanna",
+        "--description",
+        "KS 20",
+        "--category",
+        "cigarettes",
+        "--pack-size",
+        "20",
+    )
+    return {"operator": str(maker["id"]), "facility": str(plant["id"]), "machine": str(line["id"])}
+
+
+def issue_args(chain: dict[str, str], out: Path, count: str = "50") -> list[str]:
+    return [
+        "issue",
+        "--operator",
+        chain["operator"],
+        "--facility",
+        chain["facility"],
+        "--machine",
+        chain["machine"],
+        "--product",
+        "06009876543219",
+        "--market",
+        "KE",
+        "--count",
+        count,
+        "--out",
+        str(out),
+    ]
+
+
+def test_issued_codes_are_written_and_verify_offline_from_the_exported_keys(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "codes.txt"
+    cli(*issue_args(chain, out))
+    lines = out.read_text().splitlines()
+    assert len(lines) == 50 and all(line.startswith("(01)06009876543219(91)") for line in lines)
+    keys = tmp_path / "public-keys.json"
+    cli("keys", "export", "--out", str(keys))
+    assert "valid: valid" in cli("code", "verify", lines[0], "--keys", str(keys))
+    forged = lines[0][:-3] + ("AAA" if not lines[0].endswith("AAA") else "BBB")
+    output = cli("code", "verify", forged, "--keys", str(keys), expect=1)
+    assert "INVALID" in output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--product": "06009876543210"}, "check digit"),
+        ({"--facility": "KET01FNOPE00"}, "unknown facility"),
+        ({"--machine": "KET01MNOPE00"}, "unknown machine"),
+        ({"--count": "0"}, "quantity must be between 1 and"),
+        ({"--count": "2000001"}, "quantity must be between 1 and"),
+        ({"--market": "XQ"}, "unknown country"),
+    ],
+)
+def test_bad_issue_input_gets_a_one_line_error_and_stores_nothing(
+    cli: Cli, chain: dict[str, str], tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    args = issue_args(chain, tmp_path / "codes.txt")
+    for option, value in change.items():
+        args[args.index(option) + 1] = value
+    output = cli(*args, expect=1)
+    assert output.startswith("error: ") and message in output and output.count("\n") == 1
+    assert not (tmp_path / "codes.txt").exists()
+    # Nothing of the refused request was stored: the next good one is request 1.
+    assert "request 1:" in cli(*issue_args(chain, tmp_path / "ok.txt", count="1"))
+
+
+def test_a_machine_at_another_facility_is_refused(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    other = cli.json(
+        "registry",
+        "add-facility",
+        "--operator",
+        chain["operator"],
+        "--name",
+        "P2",
+        "--type",
+        "warehouse",
+        "--address",
+        "Mombasa",
+        "--country",
+        "KE",
+    )
+    args = issue_args(chain, tmp_path / "c.txt")
+    args[args.index("--facility") + 1] = str(other["id"])
+    assert "is not at facility" in cli(*args, expect=1)
+
+
+def test_registry_input_errors_name_the_bad_value(cli: Cli) -> None:
+    output = cli(
+        "registry", "add-operator", "--name", "X", "--country", "XQ", "--role", "importer", expect=1
+    )
+    assert (
+        output.strip()
+        == "error: unknown country 'XQ': expected an ISO 3166-1 alpha-2 code such as KE"
+    )
+    output = cli(
+        "registry", "add-operator", "--name", "X", "--country", "KE", "--role", "smuggler", expect=1
+    )
+    assert "unknown operator role 'smuggler'" in output
+    assert json.loads(cli("registry", "list", "--json"))["operators"] == []
+
+
+def test_a_rendered_data_matrix_decodes_back_to_the_same_code(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "codes.txt"
+    cli(*issue_args(chain, out, count="1"))
+    code = out.read_text().strip()
+    png = tmp_path / "pack.png"
+    rendered = re.search(
+        r"Data Matrix (\d+)x(\d+) modules", cli("code", "render", code, "--out", str(png))
+    )
+    assert rendered is not None and 36 <= int(rendered[1]) == int(rendered[2]) <= 48
+    assert cli("code", "decode", str(png)).strip() == code
+    svg = tmp_path / "pack.svg"
+    cli("code", "render", code, "--out", str(svg))
+    assert svg.read_text().lstrip().startswith(("<svg", "<?xml"))
+
+
+def test_keys_rotate_and_both_keys_are_exported(cli: Cli, tmp_path: Path) -> None:
+    cli("keys", "rotate")
+    exported = json.loads(cli("keys", "export"))
+    assert [k["status"] for k in exported["keys"]] == ["retired", "active"]
+    assert exported["issuer_code"] == "KET01"
+
+
+def test_codes_can_be_shown_deactivated_and_their_request_cancelled(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "codes.txt"
+    cli(*issue_args(chain, out, count="2"))
+    first, second = out.read_text().split()
+    cli("code", "deactivate", first, "--reason", "destroyed")
+    assert json.loads(cli("code", "show", first))["state"] == "deactivated"
+    assert "unknown deactivation reason" in cli(
+        "code", "deactivate", second, "--reason", "x", expect=1
+    )
+    cli("code", "cancel-request", "1")
+    assert json.loads(cli("code", "show", second))["state"] == "cancelled"
