@@ -22,4 +22,6 @@ def demo(
     )
     if summary.forged_accepted or summary.genuine_valid != summary.unit_codes:
         raise fail("demo checks failed")
+    if summary.report_completeness < 1.0:
+        raise fail("demo checks failed: the 8.4.1 report is incomplete")
     console.print("demo finished: all genuine codes verified, no forgery accepted")

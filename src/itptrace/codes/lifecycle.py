@@ -24,6 +24,7 @@ from itptrace.codes.offline import KEYSET_FORMAT
 from itptrace.context import Context
 from itptrace.errors import Conflict, Forbidden, NotFound
 from itptrace.gs1.element import CodePayload
+from itptrace.ledger import service as ledger
 from itptrace.registry.model import parse_enum
 
 
@@ -134,6 +135,7 @@ def cancel_request(ctx: Context, actor: Actor, request_id: int, reason: str) -> 
         if store.get_cancellation(conn, request_id) is not None:
             raise Conflict(f"request {request_id} is already cancelled", subject=str(request_id))
         store.insert_cancellation(conn, request_id, actor.name, reason.strip() or "cancelled", now)
+        ledger.record_cancellation(conn, request_id, now)
 
 
 def deactivate_codes(
@@ -167,6 +169,7 @@ def deactivate_codes(
     ]
     with ctx.db.transaction() as conn:
         store.insert_deactivations(conn, rows)
+        ledger.record_deactivations(conn, [r.code for r in records], now)
     return len(rows)
 
 

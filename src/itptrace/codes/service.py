@@ -32,6 +32,7 @@ from itptrace.codes.model import (
 from itptrace.codes.pipeline import sign_inline, signed_chunks
 from itptrace.context import Context
 from itptrace.countries import checked_country
+from itptrace.ledger import service as ledger
 from itptrace.registry import service as registry
 from itptrace.registry.model import OperatorRole
 
@@ -260,6 +261,7 @@ def request_unit_codes(
             product.gtin,
             progress,
         )
+        ledger.record_issuance(conn, request_id, ctx.clock.now())
     return IssuedBatch(
         request_id,
         "unit",
@@ -308,6 +310,7 @@ def request_aggregate_codes(
             None,
             progress,
         )
+        ledger.record_issuance(conn, request_id, ctx.clock.now())
     return IssuedBatch(
         request_id, "aggregate", request.quantity, profile, kid, None, None, values["expires_at"]
     )

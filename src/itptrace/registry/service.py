@@ -120,6 +120,15 @@ def require_facility(ctx: Context, facility_id: str) -> Facility:
     return facility
 
 
+def get_facility(ctx: Context, facility_id: str) -> Facility:
+    """A facility whether active or not (history keeps pointing at deactivated ones)."""
+    with ctx.db.transaction() as conn:
+        facility = store.get_facility(conn, facility_id)
+    if facility is None:
+        raise NotFound(f"unknown facility {facility_id}", subject=facility_id)
+    return facility
+
+
 def deactivate_facility(ctx: Context, actor: Actor, facility_id: str) -> int:
     """Deactivate a facility and, with it, all its machines; returns the machine count."""
     require_issuer(actor, "deactivating a facility")

@@ -17,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -178,4 +180,156 @@ ui_deactivations = Table(
     Column("detail", String(200), nullable=False),
     Column("deactivated_at", DateTime(timezone=True), nullable=False),
     Column("deactivated_by", String(100), nullable=False),
+)
+
+# --- ledger ---
+# The RFC 9162 Merkle log (see itptrace.ledger). ledger_leaves holds one row per leaf
+# (seq = leaf index from 0; the leaf hash, not the data: the data is recomputed from the
+# record ``kind``/``ref`` points at). ledger_nodes holds the hash of every complete,
+# aligned perfect subtree: (level, idx) covers leaves [idx * 2**level, (idx + 1) * 2**level);
+# level 0 rows repeat the leaf hashes so proofs read one table. ledger_head is a one-row
+# lock and the current size; appends serialise on it. Leaves, nodes and checkpoints are
+# append-only (triggers from repository.append_only, created by migration 0002).
+
+LEDGER_SEQ = BigInteger().with_variant(Integer, "sqlite")
+
+ledger_leaves = Table(
+    "ledger_leaves",
+    metadata,
+    Column("seq", LEDGER_SEQ, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(200), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("appended_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("seq >= 0", name="ck_ledger_leaves_seq"),
+    Index("ix_ledger_leaves_record", "kind", "ref"),
+)
+
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", LEDGER_SEQ, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_ledger_head_single_row"),
+)
+
+
+# --- capture ---
+# Accepted events are append-only history; ui_state and containment are the current-state
+# projection the rules read (mutable, rebuilt from events if ever needed). Items inside a
+# container keep only their parent: location, status and custodian are the outermost
+# container's, so moving a pallet rewrites one row, not every pack in it.
+SEQ = BigInteger().with_variant(Integer, "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("message_type", String(8), nullable=False),
+    Column("originator_id", String(32), nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("facility_id", String(32)),
+    Column("parent", String(100)),
+    Column("item_count", Integer, nullable=False),
+    Column("flags", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_events_time", "event_time"),
+    Index("ix_events_type_time", "message_type", "event_time"),
+    Index("ix_events_originator", "originator_id", "seq"),
+    Index("ix_events_facility", "facility_id"),
+)
+
+event_items = Table(
+    "event_items",
+    metadata,
+    Column("ui", String(100), primary_key=True),
+    Column("event_seq", SEQ, primary_key=True),
+    Column("role", String(8), nullable=False),
+)
+
+ui_state = Table(
+    "ui_state",
+    metadata,
+    Column("ui", String(100), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("parent", String(100)),
+    Column("facility_id", String(32)),
+    Column("custodian_id", String(32)),
+    Column("destination_facility_id", String(32)),
+    Column("destination_kind", String(16)),
+    Column("destination_country", String(2)),
+    Column("gtin", String(14)),
+    Column("created_seq", SEQ, nullable=False),
+    Column("last_seq", SEQ, nullable=False),
+    Index("ix_ui_state_parent", "parent"),
+)
+
+containment = Table(
+    "containment",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("child", String(100), nullable=False),
+    Column("parent", String(100), nullable=False),
+    Column("from_seq", SEQ, nullable=False),
+    Column("from_time", DateTime(timezone=True), nullable=False),
+    Column("to_seq", SEQ),
+    Column("to_time", DateTime(timezone=True)),
+    Index("ix_containment_child", "child", "from_seq"),
+    Index("ix_containment_parent", "parent", "from_time"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("event_seq", SEQ, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("number", String(200), nullable=False),
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("seller_id", String(32), nullable=False),
+    Column("buyer_id", String(32), nullable=False),
+    Index("ix_transactions_seller", "seller_id"),
+)
+
+refused_events = Table(
+    "refused_events",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("originator_id", String(32)),
+    Column("event_id", String(200)),
+    Column("message_type", String(8)),
+    Column("problems", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_refused_originator", "originator_id", "id"),
+)
+
+recalls = Table(
+    "recalls",
+    metadata,
+    Column("recalled_seq", SEQ, primary_key=True),
+    Column("recall_seq", SEQ, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""The demo scenario, run by ``make demo``: a fresh node from registry to offline checks."""
+"""The demo scenario, run by ``make demo``: a fresh node from registry to trace and report."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.offline import PublicKeySet, verify_offline
 from itptrace.config import Settings
+from itptrace.context import Context
 from itptrace.gs1 import datamatrix
 from itptrace.gs1.element import parse_scan, to_element_string
+from itptrace.queries.report import report
+from itptrace.queries.service import trace
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
+from itptrace.sim.scenario import ChainRun, run_supply_chain
 
 Say = Callable[[str], None]
 
@@ -30,68 +34,22 @@ class DemoSummary:
     genuine_valid: int = 0
     forged_tried: int = 0
     forged_accepted: int = 0
+    events: int = 0
+    trace_length: int = 0
+    report_completeness: float = 0.0
     symbol_modules: tuple[int, int] = (0, 0)
     files: dict[str, str] = field(default_factory=dict)
 
 
-def run_demo(workdir: Path, say: Say) -> DemoSummary:
-    """Build a fresh SQLite node in ``workdir`` and walk through the issuer's work."""
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    settings = Settings(
-        database_url=f"sqlite:///{workdir / 'itptrace.db'}",
-        key_dir=workdir / "keys",
-        country="KE",
-        issuer_code="KET01",
-    )
-    ctx = build_context(settings)
+def _issue_and_verify(
+    ctx: Context, run: ChainRun, workdir: Path, say: Say, summary: DemoSummary
+) -> None:
     actor = local_issuer()
-    summary = DemoSummary()
-    party = registry.init_party(ctx)
-    key = issuer.ensure_signing_key(ctx, actor)
-    say(f"Party {party.country}, issuer {party.issuer_code}, signing key {key.kid}")
-
-    maker = registry.add_operator(
-        ctx,
-        actor,
-        name="Nyota Tobacco Ltd",
-        country="KE",
-        roles=["manufacturer"],
-        tobacco_industry=True,
-    )
-    plant = registry.add_facility(
-        ctx,
-        actor,
-        operator_id=maker.id,
-        name="Nairobi plant",
-        type="manufacturing",
-        address="Industrial Area, Nairobi",
-        country="KE",
-    )
-    line = registry.add_machine(
-        ctx, actor, facility_id=plant.id, name="Line 1", capacity_per_hour=36_000
-    )
-    product = registry.add_product(
-        ctx,
-        actor,
-        gtin="06009876543219",
-        operator_id=maker.id,
-        brand="Savanna Gold",
-        description="Savanna Gold king size, 20 cigarettes",
-        category="cigarettes",
-        pack_size=20,
-    )
-    say(
-        f"registered manufacturer {maker.id}, facility {plant.id}, machine {line.id}, "
-        f"product {product.gtin}"
-    )
-
     units = issuer.request_unit_codes(
-        ctx, actor, issuer.UnitRequest(maker.id, plant.id, line.id, product.gtin, "KE", 10_000)
+        ctx, actor, issuer.UnitRequest(run.maker, run.plant, run.machine, run.gtin, "KE", 10_000)
     )
     cases = issuer.request_aggregate_codes(
-        ctx, actor, issuer.AggregateRequest(maker.id, plant.id, 100)
+        ctx, actor, issuer.AggregateRequest(run.maker, run.plant, 100)
     )
     codes = list(lifecycle.request_codes(ctx, actor, units.request_id))
     summary.unit_codes, summary.aggregate_codes = len(codes), cases.quantity
@@ -99,7 +57,6 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
         f"issued {len(codes)} signed unit UIs (request {units.request_id}, product code "
         f"{units.product_code}) and {cases.quantity} aggregated UIs"
     )
-
     keys_path = workdir / "public-keys.json"
     keys_path.write_text(json.dumps(lifecycle.export_public_keys(ctx), indent=2))
     png = workdir / "pack.png"
@@ -112,7 +69,6 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
         f"decoded back {'identical' if decoded == codes[0] else 'DIFFERENT'}"
     )
     say(f"  {to_element_string(codes[0])}")
-
     keyset = PublicKeySet.load(keys_path)
     summary.genuine_valid = sum(verify_offline(to_element_string(c), keyset).valid for c in codes)
     rng = random.Random(7)
@@ -124,5 +80,50 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
         f"offline verification: {summary.genuine_valid}/{len(codes)} genuine codes valid; "
         f"{summary.forged_accepted}/{summary.forged_tried} forged codes accepted"
     )
+
+
+def _show_trace_and_report(ctx: Context, pack: str, say: Say, summary: DemoSummary) -> None:
+    entries = trace(ctx, pack)
+    summary.trace_length = len(entries)
+    say(f"trace of pack {pack}:")
+    for e in entries:
+        via = f" (in {e.via})" if e.via else ""
+        flags = f" [{', '.join(e.flags)}]" if e.flags else ""
+        say(
+            f"  {e.event_time:%Y-%m-%d %H:%M} {e.message_type} {e.event_id} by {e.originator_id} "
+            f"at {e.facility_id or '-'}{via}{flags}"
+        )
+    result = report(ctx, pack)
+    summary.report_completeness = result.completeness
+    say(f"Article 8.4.1 report of {pack}: {result.completeness:.0%} complete")
+    for item in result.items:
+        value = json.dumps(item.value, default=str) if item.present else "MISSING"
+        say(f"  ({item.key}) {item.title}: {value}  <- {', '.join(item.sources) or '-'}")
+
+
+def run_demo(workdir: Path, say: Say) -> DemoSummary:
+    """Build a fresh SQLite node in ``workdir`` and walk through issuing, capture and queries."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'itptrace.db'}",
+        key_dir=workdir / "keys",
+        country="KE",
+        issuer_code="KET01",
+    )
+    ctx = build_context(settings)
+    summary = DemoSummary()
+    party = registry.init_party(ctx)
+    key = issuer.ensure_signing_key(ctx, local_issuer())
+    say(f"Party {party.country}, issuer {party.issuer_code}, signing key {key.kid}")
+    run = run_supply_chain(ctx, say)
+    summary.events = run.events
+    say(
+        f"{run.events} events accepted from manufacturer {run.maker}, importer {run.importer} "
+        f"and retailer {run.retailer}"
+    )
+    _issue_and_verify(ctx, run, workdir, say, summary)
+    _show_trace_and_report(ctx, run.packs[0], say, summary)
     ctx.db.dispose()
     return summary

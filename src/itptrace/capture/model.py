@@ -1,0 +1,111 @@
+"""The internal event model every report converges on, whatever format it came in.
+
+Native EU-style messages (EUA, EPA, ...) and EPCIS 2.0 events are both turned into
+``TraceEvent``; the rules, the repository and the queries only ever see this model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class MessageType(StrEnum):
+    """The EU data-dictionary messages (Implementing Regulation 2018/574, Annex II)."""
+
+    EUA = "EUA"  # application of unit-level UIs on unit packets
+    EPA = "EPA"  # aggregation
+    EUD = "EUD"  # disaggregation
+    EDP = "EDP"  # dispatch (domestic, export, duty-free, free zone, transit)
+    ERP = "ERP"  # arrival
+    ETL = "ETL"  # trans-loading
+    EVR = "EVR"  # delivery to retail by vending van
+    EIV = "EIV"  # invoice
+    EPO = "EPO"  # order number
+    EPR = "EPR"  # payment
+    IDA = "IDA"  # deactivation
+    RCL = "RCL"  # recall of an earlier message
+    OTHER = "OTHER"  # an EPCIS event no tobacco rule applies to; stored as received
+
+
+class DestinationKind(StrEnum):
+    DOMESTIC = "domestic"
+    EXPORT = "export"
+    DUTY_FREE = "duty_free"
+    FREE_ZONE = "free_zone"
+    TRANSIT = "transit"
+
+
+TRANSACTION_KINDS = {
+    MessageType.EIV: "invoice",
+    MessageType.EPO: "order",
+    MessageType.EPR: "payment",
+}
+MOVEMENTS = {MessageType.EDP, MessageType.ERP, MessageType.ETL, MessageType.EVR}
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """An invoice, order or payment (Article 8.4.1 (e))."""
+
+    kind: str
+    number: str
+    amount: Decimal
+    currency: str
+    seller_id: str
+    buyer_id: str
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One reported event, in the repository's own terms.
+
+    ``uis`` are the items the event is about (unit or aggregated UIs); ``parent`` is the
+    container of an aggregation or disaggregation. ``details`` keeps what the sender gave
+    beyond the modelled fields (e.g. the EPCIS original of an OTHER event).
+    """
+
+    event_id: str
+    message_type: MessageType
+    originator_id: str
+    event_time: datetime
+    facility_id: str | None = None
+    uis: tuple[str, ...] = ()
+    parent: str | None = None
+    machine_id: str | None = None
+    production_stamp: str | None = None
+    destination_facility_id: str | None = None
+    destination_kind: DestinationKind | None = None
+    destination_country: str | None = None
+    consignee_id: str | None = None
+    consignee_name: str | None = None
+    route: str | None = None
+    vehicle: str | None = None
+    transaction: Transaction | None = None
+    reason: str | None = None
+    recalled_event_id: str | None = None
+    source: str = "native"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an event is refused (or flagged): a catalogued code, a message, the identifier."""
+
+    code: str
+    message: str
+    subject: str | None = None
+    event_id: str | None = None
+    flag_only: bool = False
+
+
+class CaptureError(Exception):
+    """A report refused as a whole; ``problems`` lists every failing event and reason."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems[:5]))
+        self.problems = problems

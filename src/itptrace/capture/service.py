@@ -1,0 +1,169 @@
+"""Capture: check reported events against the rules and store them, all or nothing.
+
+A report (an EPCIS document or a batch of native messages) is checked event by event
+against the state as it will be after the report's earlier events. By default one refused
+event refuses the whole report (EPCIS capture semantics); every refused event is stored
+with its reasons. Accepted events get a sequence number, their items are indexed, the
+current state and containment history are updated, all in one transaction. A message
+resubmitted unchanged is answered idempotently; a different message under a used code is
+refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from itptrace.access import Actor, Role
+from itptrace.capture import recall, store
+from itptrace.capture.model import MessageType, Problem, TraceEvent
+from itptrace.capture.native import message_to_json
+from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
+from itptrace.capture.state import Loaders, StateView
+from itptrace.capture.writer import Accepted, write_accepted
+from itptrace.context import Context
+from itptrace.errors import Forbidden
+
+
+@dataclass
+class CaptureResult:
+    accepted: list[Accepted] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(not p.flag_only for p in self.problems)
+
+
+def fingerprint(event: TraceEvent) -> str:
+    canonical = json.dumps(message_to_json(event), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _authorise(actor: Actor, events: list[TraceEvent]) -> None:
+    if actor.role is Role.OPERATOR:
+        for event in events:
+            if event.originator_id != actor.operator_id:
+                raise Forbidden(
+                    f"{actor.name} may report only as {actor.operator_id}, "
+                    f"not {event.originator_id}",
+                    subject=event.event_id,
+                    code="originator_not_actor",
+                )
+    elif actor.role is not Role.ISSUER_ADMIN or actor.tobacco_industry:
+        raise Forbidden(f"{actor.name} ({actor.role}) may not report events", subject=actor.name)
+
+
+def _loaders(conn: Any) -> Loaders:
+    return Loaders(
+        states=lambda uis: store.load_states(conn, uis),
+        issuances=lambda codes: store.load_issuances(conn, codes),
+        children=lambda parent: store.load_children(conn, parent),
+        facility=lambda fid: store.load_facility(conn, fid),
+        operator=lambda oid: store.load_operator(conn, oid),
+        event=lambda eid: store.load_event(conn, eid),
+        latest_seq=lambda uis: store.latest_seqs(conn, uis),
+        details=lambda seq: store.event_details(conn, seq),
+    )
+
+
+def _check_one(
+    event: TraceEvent,
+    index: int,
+    view: StateView,
+    received: datetime,
+    policy: Policy,
+    recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]],
+) -> tuple[list[Problem], dict[str, Any]]:
+    problems = check_timing(event, received, policy) + check_originator(event, view)
+    if any(not p.flag_only for p in problems):
+        return problems, {}
+    view.current_index = index
+    if event.message_type is MessageType.RCL:
+        target = view.loaders.event(event.recalled_event_id or "")
+        latest = view.loaders.latest_seq(list(target.uis)) if target else {}
+        refused = recall.check_recall(event, target, latest)
+        if refused:
+            return problems + refused, {}
+        assert target is not None
+        details = view.loaders.details(target.seq)
+        recall.undo(str(details["message_type"]), target, details, view)
+        recalled[index] = (event, target, details)
+        return problems, {"recalled_seq": target.seq}
+    outcome, extra = RULES[event.message_type](event, view, index)
+    return problems + outcome, extra
+
+
+def capture(
+    ctx: Context,
+    actor: Actor,
+    events: list[TraceEvent],
+    *,
+    all_or_nothing: bool = True,
+    parse_problems: list[Problem] | None = None,
+    policy: Policy | None = None,
+) -> CaptureResult:
+    """Check and store reported events; see the module docstring for the semantics."""
+    _authorise(actor, events)
+    result = CaptureResult(problems=list(parse_problems or []))
+    policy = policy or Policy()
+    received = ctx.clock.now().replace(microsecond=0)
+    with ctx.db.transaction() as conn:
+        store.lock_for_capture(conn)
+        view = StateView(_loaders(conn))
+        accepted: list[tuple[int, TraceEvent, str, dict[str, Any], list[str]]] = []
+        refused: list[tuple[TraceEvent, list[Problem]]] = []
+        recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]] = {}
+        seen: dict[str, str] = {}
+        for index, event in enumerate(events):
+            print_ = fingerprint(event)
+            stored = view.loaders.event(event.event_id)
+            previous = stored.fingerprint if stored else seen.get(event.event_id)
+            if previous is not None:
+                if previous == print_:
+                    result.duplicates.append(event.event_id)
+                    continue
+                problem = Problem(
+                    "duplicate_event_id",
+                    f"message code {event.event_id} is already used by a different message",
+                    event.event_id,
+                    event.event_id,
+                )
+                refused.append((event, [problem]))
+                continue
+            seen[event.event_id] = print_
+            problems, extra = _check_one(event, index, view, received, policy, recalled)
+            hard = [p for p in problems if not p.flag_only]
+            if hard:
+                # Rules change the view only once all their checks pass, so a refused event
+                # leaves nothing behind for the events after it.
+                refused.append((event, hard))
+                continue
+            flags = [p.code for p in problems if p.flag_only]
+            result.problems.extend(p for p in problems if p.flag_only)
+            accepted.append((index, event, print_, extra, flags))
+        for _event, problems in refused:
+            result.problems.extend(problems)
+        if refused and all_or_nothing:
+            accepted = []
+        else:
+            result.accepted = write_accepted(conn, view, accepted, received, recalled)
+        store.insert_refused(
+            conn, [_refused_row(event, problems, received) for event, problems in refused]
+        )
+    return result
+
+
+def _refused_row(event: TraceEvent, problems: list[Problem], received: datetime) -> dict[str, Any]:
+    return {
+        "received_at": received,
+        "originator_id": event.originator_id[:32],
+        "event_id": event.event_id[:200],
+        "message_type": event.message_type.value,
+        "problems": json.dumps([p.__dict__ for p in problems]),
+        "payload": json.dumps(message_to_json(event), default=str),
+    }

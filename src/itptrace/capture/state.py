@@ -1,0 +1,183 @@
+"""The state the rules read and change, kept in memory for one capture.
+
+``StateView`` answers questions about UIs, issued codes and the registry through loader
+callables (the store's batch readers), caches the answers, and records every change the
+accepted events make, so a whole document is checked against the state as it will be after
+its earlier events, and then written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+ACTIVE = "active"
+IN_TRANSIT = "in_transit"
+RETAIL = "retail"
+DEACTIVATED = "deactivated"
+
+
+@dataclass(frozen=True)
+class UiState:
+    """Where a UI is and in what condition. Items inside a container follow the container."""
+
+    ui: str
+    kind: str  # unit, aggregate or sscc
+    status: str
+    parent: str | None
+    facility_id: str | None
+    custodian_id: str | None
+    destination_facility_id: str | None = None
+    destination_kind: str | None = None
+    destination_country: str | None = None
+    gtin: str | None = None
+    created_seq: int | None = None
+    last_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """What the issuer recorded for a code: who may apply it, where, for which product."""
+
+    code: str
+    kind: str
+    operator_id: str
+    facility_id: str
+    machine_id: str | None
+    gtin: str | None
+    expires_at: datetime
+    cancelled: bool
+    deactivated: bool
+
+
+@dataclass(frozen=True)
+class FacilityInfo:
+    id: str
+    operator_id: str
+    type: str
+    country: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    id: str
+    roles: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    seq: int
+    originator_id: str
+    fingerprint: str
+    recalled: bool
+    uis: tuple[str, ...]
+
+
+@dataclass
+class Loaders:
+    states: Callable[[list[str]], dict[str, UiState]]
+    issuances: Callable[[list[str]], dict[str, Issuance]]
+    children: Callable[[str], list[str]]
+    facility: Callable[[str], FacilityInfo | None]
+    operator: Callable[[str], OperatorInfo | None]
+    event: Callable[[str], StoredEvent | None]
+    latest_seq: Callable[[list[str]], dict[str, int]]
+    details: Callable[[int], dict[str, object]]
+
+
+@dataclass
+class Containment:
+    """A child entering (``opened``) or leaving (``closed``) a parent, by the event at index."""
+
+    child: str
+    parent: str
+    event_index: int
+
+
+@dataclass
+class StateView:
+    loaders: Loaders
+    states: dict[str, UiState | None] = field(default_factory=dict)
+    issuances: dict[str, Issuance | None] = field(default_factory=dict)
+    kids: dict[str, list[str]] = field(default_factory=dict)
+    changed: dict[str, UiState] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
+    opened: list[Containment] = field(default_factory=list)
+    closed: list[Containment] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
+    touched: dict[str, int] = field(default_factory=dict)
+    current_index: int = 0
+    reverted_from: set[int] = field(default_factory=set)
+    reopened: set[int] = field(default_factory=set)
+    _facilities: dict[str, FacilityInfo | None] = field(default_factory=dict)
+    _operators: dict[str, OperatorInfo | None] = field(default_factory=dict)
+
+    def prefetch(self, uis: Iterable[str]) -> None:
+        wanted = [u for u in dict.fromkeys(uis) if u not in self.states]
+        for start in range(0, len(wanted), 20_000):
+            chunk = wanted[start : start + 20_000]
+            found = self.loaders.states(chunk)
+            issued = self.loaders.issuances([u for u in chunk if u not in found])
+            for ui in chunk:
+                self.states[ui] = found.get(ui)
+                if ui not in found:
+                    self.issuances[ui] = issued.get(ui)
+
+    def state(self, ui: str) -> UiState | None:
+        if ui not in self.states:
+            self.prefetch([ui])
+        return self.states[ui]
+
+    def issuance(self, code: str) -> Issuance | None:
+        if code not in self.issuances:
+            self.issuances[code] = self.loaders.issuances([code]).get(code)
+        return self.issuances[code]
+
+    def children(self, parent: str) -> list[str]:
+        if parent not in self.kids:
+            self.kids[parent] = list(self.loaders.children(parent))
+        return self.kids[parent]
+
+    def top(self, ui: str) -> UiState | None:
+        """The outermost container holding ``ui`` (``ui`` itself when not contained)."""
+        state = self.state(ui)
+        seen = {ui}
+        while state is not None and state.parent is not None and state.parent not in seen:
+            seen.add(state.parent)
+            state = self.state(state.parent)
+        return state
+
+    def ancestors(self, ui: str) -> list[str]:
+        chain: list[str] = []
+        state = self.state(ui)
+        while state is not None and state.parent is not None and state.parent not in chain:
+            chain.append(state.parent)
+            state = self.state(state.parent)
+        return chain
+
+    def facility(self, facility_id: str) -> FacilityInfo | None:
+        if facility_id not in self._facilities:
+            self._facilities[facility_id] = self.loaders.facility(facility_id)
+        return self._facilities[facility_id]
+
+    def operator(self, operator_id: str) -> OperatorInfo | None:
+        if operator_id not in self._operators:
+            self._operators[operator_id] = self.loaders.operator(operator_id)
+        return self._operators[operator_id]
+
+    def put(self, state: UiState, *, new: bool = False) -> None:
+        self.states[state.ui] = state
+        self.changed[state.ui] = state
+        self.touched[state.ui] = self.current_index
+        self.removed.discard(state.ui)
+        if new:
+            self.created[state.ui] = self.current_index
+
+    def update(self, ui: str, **changes: object) -> None:
+        current = self.state(ui)
+        assert current is not None, f"update of unknown UI {ui}"
+        self.put(replace(current, **changes))  # type: ignore[arg-type]

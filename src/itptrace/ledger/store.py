@@ -1,0 +1,145 @@
+"""SQL for the ledger: leaves, perfect-subtree nodes, checkpoints and the head lock.
+
+A node ``(level, idx)`` is the hash of leaves ``[idx * 2**level, (idx + 1) * 2**level)``,
+stored once that subtree is complete; level 0 nodes are the leaf hashes themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from itptrace.repository.schema import (
+    ledger_checkpoints,
+    ledger_head,
+    ledger_leaves,
+    ledger_nodes,
+)
+
+NodeKey = tuple[int, int]
+
+# Keeps each statement's parameter list short (SQLite allows 32,766 parameters).
+_CHUNK = 400
+
+
+class HeadMissing(RuntimeError):
+    """The one-row ledger_head table is empty: the database was not migrated."""
+
+
+def advance_head(conn: Connection, added: int) -> int:
+    """Lock the head row, add ``added`` to the size and return the size *before*.
+
+    The UPDATE takes the row lock on PostgreSQL (as ``SELECT ... FOR UPDATE`` would) and
+    the database write lock on SQLite, so appends and checkpoints serialise here until the
+    caller's transaction ends. ``added=0`` only locks.
+    """
+    new_size = conn.execute(
+        update(ledger_head)
+        .where(ledger_head.c.id == 1)
+        .values(size=ledger_head.c.size + added)
+        .returning(ledger_head.c.size)
+    ).scalar()
+    if new_size is None:
+        raise HeadMissing("the ledger_head row is missing: run the migrations")
+    return int(new_size) - added
+
+
+def head_size(conn: Connection) -> int:
+    size = conn.execute(select(ledger_head.c.size).where(ledger_head.c.id == 1)).scalar()
+    if size is None:
+        raise HeadMissing("the ledger_head row is missing: run the migrations")
+    return int(size)
+
+
+def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+    """The stored hashes of the given nodes (missing ones are simply absent)."""
+    wanted = sorted(set(keys))
+    found: dict[NodeKey, bytes] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        condition = or_(
+            *(and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx == ix) for lv, ix in chunk)
+        )
+        query = select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash)
+        for level, idx, digest in conn.execute(query.where(condition)):
+            found[(int(level), int(idx))] = bytes(digest)
+    return found
+
+
+def nodes_in_range(conn: Connection, level: int, first: int, last: int) -> dict[int, bytes]:
+    """Nodes of one level with ``first <= idx <= last`` (fsck reads the tree this way)."""
+    query = select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+        ledger_nodes.c.level == level, ledger_nodes.c.idx.between(first, last)
+    )
+    return {int(idx): bytes(digest) for idx, digest in conn.execute(query)}
+
+
+def count_nodes(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(ledger_nodes)).scalar_one())
+
+
+def insert_leaves(
+    conn: Connection,
+    first_seq: int,
+    kind: str,
+    refs_and_hashes: Sequence[tuple[str, bytes]],
+    at: datetime,
+) -> None:
+    rows = [
+        {"seq": first_seq + i, "kind": kind, "ref": ref, "leaf_hash": digest, "appended_at": at}
+        for i, (ref, digest) in enumerate(refs_and_hashes)
+    ]
+    conn.execute(insert(ledger_leaves), rows)
+
+
+def insert_nodes(conn: Connection, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    rows = [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes]
+    conn.execute(insert(ledger_nodes), rows)
+
+
+def leaves(conn: Connection, start: int, end: int) -> list[Row[Any]]:
+    """Leaf rows with ``start <= seq < end``, in order."""
+    query = (
+        select(ledger_leaves)
+        .where(ledger_leaves.c.seq >= start, ledger_leaves.c.seq < end)
+        .order_by(ledger_leaves.c.seq)
+    )
+    return list(conn.execute(query))
+
+
+def iter_leaves(conn: Connection, end: int, batch: int = 1000) -> Iterator[Row[Any]]:
+    """Every leaf row with ``seq < end`` in order, read in batches by seq range."""
+    for start in range(0, end, batch):
+        yield from leaves(conn, start, min(start + batch, end))
+
+
+def count_leaves_below(conn: Connection, end: int) -> int:
+    query = select(func.count()).select_from(ledger_leaves).where(ledger_leaves.c.seq < end)
+    return int(conn.execute(query).scalar_one())
+
+
+def latest_checkpoint(conn: Connection) -> Row[Any] | None:
+    query = select(ledger_checkpoints).order_by(ledger_checkpoints.c.size.desc()).limit(1)
+    return conn.execute(query).first()
+
+
+def get_checkpoint(conn: Connection, size: int) -> Row[Any] | None:
+    query = select(ledger_checkpoints).where(ledger_checkpoints.c.size == size)
+    return conn.execute(query).first()
+
+
+def all_checkpoints(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)))
+
+
+def insert_checkpoint(
+    conn: Connection, size: int, root: bytes, note: str, at: datetime, by: str
+) -> None:
+    conn.execute(
+        insert(ledger_checkpoints).values(
+            size=size, root_hash=root, note=note, created_at=at, created_by=by
+        )
+    )

@@ -1,0 +1,174 @@
+"""The Article 8.4.1 report of a unit pack: items (a) to (j), each with its source.
+
+Items (a), (b), (c), (f) and (g) come from the issuer's record behind the UI (the product
+code) and the application event; (d) from the application's time stamp; (e) and (i) from
+the transactions reported on the pack or any container holding it at the time; (h) and (j)
+from its movements. A missing item says so, and the report gives its completeness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from itptrace.codes.lifecycle import lookup_code
+from itptrace.context import Context
+from itptrace.errors import NotFound
+from itptrace.queries.service import TraceEntry, trace
+from itptrace.registry import service as registry
+
+ISSUER_RECORD = "issuer record"
+ITEMS = {
+    "a": "date and location of manufacture",
+    "b": "manufacturing facility",
+    "c": "machine used",
+    "d": "production shift or time of manufacture",
+    "e": "first customer not affiliated with the manufacturer, invoice, order and payment",
+    "f": "intended market of retail sale",
+    "g": "product description",
+    "h": "warehousing and shipping",
+    "i": "known subsequent purchasers",
+    "j": "intended route, shipment date, destination, departure point and consignee",
+}
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    key: str
+    title: str
+    value: Any
+    sources: tuple[str, ...]
+
+    @property
+    def present(self) -> bool:
+        return self.value not in (None, [], {}, "")
+
+
+@dataclass
+class Report:
+    ui: str
+    items: list[ReportItem] = field(default_factory=list)
+
+    @property
+    def completeness(self) -> float:
+        return sum(item.present for item in self.items) / len(ITEMS)
+
+    @property
+    def missing(self) -> list[str]:
+        return [item.key for item in self.items if not item.present]
+
+
+def _first(entries: list[TraceEntry], kind: str) -> TraceEntry | None:
+    return next((e for e in entries if e.message_type == kind and not e.recalled), None)
+
+
+def _deals(entries: list[TraceEntry]) -> list[tuple[TraceEntry, dict[str, Any]]]:
+    return [
+        (e, e.details["transaction"])
+        for e in entries
+        if "transaction" in e.details and not e.recalled
+    ]
+
+
+def _first_customer(maker: str, entries: list[TraceEntry]) -> tuple[Any, tuple[str, ...]]:
+    deals = [(e, t) for e, t in _deals(entries) if t["seller"] == maker and t["buyer"] != maker]
+    invoice = next(((e, t) for e, t in deals if e.message_type == "EIV"), None)
+    if invoice is None:
+        return None, ()
+    buyer = invoice[1]["buyer"]
+    related = [(e, t) for e, t in deals if t["buyer"] == buyer]
+    value = {"customer": buyer, "invoice": invoice[1]["number"]}
+    for kind, name in (("EPO", "order"), ("EPR", "payment")):
+        match = next((t for e, t in related if e.message_type == kind), None)
+        value[name] = match["number"] if match else None
+    return value, tuple(e.event_id for e, _ in related)
+
+
+def report(ctx: Context, ui: str) -> Report:
+    """Items (a) to (j) of Article 8.4.1 for one unit-level UI."""
+    record = lookup_code(ctx, ui)
+    if record.kind != "unit":
+        raise NotFound(f"{ui} is not a unit-level UI", subject=ui)
+    try:
+        entries = trace(ctx, ui)
+    except NotFound:
+        entries = []
+    applied = _first(entries, "EUA")
+    facility = registry.get_facility(ctx, record.facility_id)
+    product = registry.require_product(ctx, record.gtin or "")
+    from_app = (applied.event_id,) if applied else ()
+    maker = record.operator_id
+    customer, customer_sources = _first_customer(maker, entries)
+    later = sorted(
+        {
+            t["buyer"]
+            for _e, t in _deals(entries)
+            if t["buyer"] not in (maker, (customer or {}).get("customer"))
+        }
+    )
+    moves = [
+        e for e in entries if e.message_type in ("EDP", "ERP", "ETL", "EVR") and not e.recalled
+    ]
+    shipped = _first(entries, "EDP")
+    destination = dict(shipped.details.get("destination", {})) if shipped else {}
+    if destination.get("facility") and not destination.get("consignee"):
+        # A domestic dispatch goes to a registered facility: its operator is the consignee.
+        destination["consignee"] = registry.get_facility(ctx, destination["facility"]).operator_id
+    items = [
+        ReportItem(
+            "a",
+            ITEMS["a"],
+            {
+                "date": applied.event_time.isoformat(),
+                "facility": facility.address,
+                "country": facility.country,
+            }
+            if applied
+            else None,
+            from_app,
+        ),
+        ReportItem(
+            "b", ITEMS["b"], {"id": facility.id, "name": facility.name}, (ISSUER_RECORD, *from_app)
+        ),
+        ReportItem("c", ITEMS["c"], record.machine_id, (ISSUER_RECORD,)),
+        ReportItem(
+            "d", ITEMS["d"], applied.details.get("production_stamp") if applied else None, from_app
+        ),
+        ReportItem("e", ITEMS["e"], customer, customer_sources),
+        ReportItem("f", ITEMS["f"], record.intended_market, (ISSUER_RECORD,)),
+        ReportItem(
+            "g",
+            ITEMS["g"],
+            {"gtin": product.gtin, "brand": product.brand, "description": product.description},
+            (ISSUER_RECORD,),
+        ),
+        ReportItem(
+            "h",
+            ITEMS["h"],
+            [
+                {
+                    "event": e.message_type,
+                    "time": e.event_time.isoformat(),
+                    "facility": e.facility_id,
+                }
+                for e in moves
+            ],
+            tuple(e.event_id for e in moves),
+        ),
+        ReportItem("i", ITEMS["i"], later, tuple(e.event_id for e, _ in _deals(entries))),
+        ReportItem(
+            "j",
+            ITEMS["j"],
+            {
+                "route": destination.get("route") or record.route or None,
+                "shipment_date": shipped.event_time.isoformat(),
+                "departure": shipped.facility_id,
+                "destination": destination.get("facility") or destination.get("country"),
+                "consignee": destination.get("consignee") or destination.get("consignee_name"),
+            }
+            if shipped
+            else None,
+            (shipped.event_id,) if shipped else (),
+        ),
+    ]
+    return Report(ui, items)

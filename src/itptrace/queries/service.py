@@ -1,0 +1,164 @@
+"""Authorities' questions about packs: where is it, what happened to it, what is inside.
+
+``trace`` follows a pack through every container it stayed in: the events of a carton, a
+case or a pallet count for the pack only while the pack was inside it. Every lookup goes
+through an index, so the cost follows the nesting depth, not the repository's size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from itptrace.capture.store import aware
+from itptrace.context import Context
+from itptrace.errors import NotFound
+from itptrace.queries import store
+
+
+@dataclass(frozen=True)
+class Where:
+    ui: str
+    kind: str
+    status: str
+    facility_id: str | None
+    custodian_id: str | None
+    parent: str | None
+    top: str
+    destination_facility_id: str | None
+    destination_kind: str | None
+    destination_country: str | None
+    gtin: str | None
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    seq: int
+    event_id: str
+    message_type: str
+    event_time: datetime
+    recorded_at: datetime
+    originator_id: str
+    facility_id: str | None
+    via: str | None  # the container the pack was in when this happened, if any
+    flags: tuple[str, ...]
+    recalled: bool
+    details: dict[str, Any] = field(compare=False)
+
+
+def _where(conn: Connection, ui: str) -> Where:
+    own = store.state(conn, ui)
+    if own is None:
+        raise NotFound(f"no recorded event concerns {ui}", subject=ui)
+    top, seen = own, {ui}
+    while top.parent is not None and top.parent not in seen:
+        seen.add(top.parent)
+        parent = store.state(conn, top.parent)
+        if parent is None:
+            break
+        top = parent
+    status = own.status if own.status == "deactivated" else top.status
+    return Where(
+        ui,
+        own.kind,
+        status,
+        top.facility_id,
+        top.custodian_id,
+        own.parent,
+        top.ui,
+        top.destination_facility_id,
+        top.destination_kind,
+        top.destination_country,
+        own.gtin,
+    )
+
+
+def where(ctx: Context, ui: str) -> Where:
+    """Current status, location and custodian (those of the outermost container)."""
+    with ctx.db.transaction() as conn:
+        return _where(conn, ui)
+
+
+def _entry(row: Row[Any], via: str | None) -> TraceEntry:
+    return TraceEntry(
+        int(row.seq),
+        row.event_id,
+        row.message_type,
+        aware(row.event_time),
+        aware(row.recorded_at),
+        row.originator_id,
+        row.facility_id,
+        via,
+        tuple(f for f in row.flags.split(",") if f),
+        row.recall_seq is not None,
+        json.loads(row.details),
+    )
+
+
+def _trace_seqs(
+    conn: Connection, ui: str, lower: int, upper: int | None, depth: int
+) -> dict[int, str | None]:
+    """Events of ``ui`` in (lower, upper], and of its containers while it was inside them."""
+    found: dict[int, str | None] = {}
+    if depth > 16:  # deeper nesting than any real packaging: stop rather than loop
+        return found
+    for seq in store.item_event_seqs(conn, ui):
+        # (lower, upper]: the event that took the item out of a container still concerns it.
+        if seq > lower and (upper is None or seq <= upper):
+            found.setdefault(seq, None)
+    for stay in store.intervals_of(conn, ui):
+        start = max(lower, int(stay.from_seq))
+        end = (
+            stay.to_seq
+            if upper is None
+            else (upper if stay.to_seq is None else min(upper, stay.to_seq))
+        )
+        if end is not None and start > end:
+            continue
+        for seq, via in _trace_seqs(conn, stay.parent, start, end, depth + 1).items():
+            found.setdefault(seq, via or stay.parent)
+    return found
+
+
+def trace(ctx: Context, ui: str) -> list[TraceEntry]:
+    """The chronological history of a pack, including its containers' events while inside."""
+    with ctx.db.transaction() as conn:
+        seqs = _trace_seqs(conn, ui, 0, None, 0)
+        if not seqs:
+            raise NotFound(f"no recorded event concerns {ui}", subject=ui)
+        rows = store.events_by_seq(conn, list(seqs))
+    return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
+
+
+@dataclass
+class Node:
+    ui: str
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def unit_count(self) -> int:
+        return 1 if not self.children else sum(c.unit_count for c in self.children)
+
+
+def contents(ctx: Context, aggregate: str, at: datetime | None = None) -> Node:
+    """The full tree under a container, down to unit packs, now or at time ``at``."""
+    with ctx.db.transaction() as conn:
+        if store.kind_of(conn, aggregate) is None:
+            raise NotFound(f"no recorded event concerns {aggregate}", subject=aggregate)
+        root = Node(aggregate)
+        level, nodes = [aggregate], {aggregate: root}
+        for _depth in range(16):
+            if not level:
+                break
+            pairs = store.children_at(conn, level, at)
+            level = []
+            for child, parent in sorted((p.child, p.parent) for p in pairs):
+                node = Node(child)
+                nodes[parent].children.append(node)
+                nodes[child] = node
+                level.append(child)
+    return root

@@ -1,0 +1,107 @@
+"""SQL for the queries: index lookups only, so cost follows the depth of the trees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, or_, select
+
+from itptrace.repository.schema import (
+    containment,
+    event_items,
+    events,
+    recalls,
+    refused_events,
+    ui_state,
+)
+
+EVENT_COLUMNS = (
+    events.c.seq,
+    events.c.event_id,
+    events.c.message_type,
+    events.c.originator_id,
+    events.c.event_time,
+    events.c.recorded_at,
+    events.c.facility_id,
+    events.c.parent,
+    events.c.item_count,
+    events.c.flags,
+    events.c.source,
+    events.c.details,
+    recalls.c.recall_seq,
+)
+
+
+def state(conn: Connection, ui: str) -> Row[Any] | None:
+    return conn.execute(select(ui_state).where(ui_state.c.ui == ui)).first()
+
+
+def item_event_seqs(conn: Connection, ui: str) -> list[int]:
+    query = select(event_items.c.event_seq).where(event_items.c.ui == ui)
+    return [int(s) for s in conn.execute(query).scalars()]
+
+
+def intervals_of(conn: Connection, child: str) -> list[Row[Any]]:
+    """Every stay of ``child`` in a container: parent, from/to sequence numbers and times."""
+    query = select(containment).where(containment.c.child == child).order_by(containment.c.from_seq)
+    return list(conn.execute(query))
+
+
+def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = []
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 1000):
+        query = (
+            select(*EVENT_COLUMNS)
+            .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
+            .where(events.c.seq.in_(ordered[start : start + 1000]))
+        )
+        rows.extend(conn.execute(query))
+    return sorted(rows, key=lambda r: r.seq)
+
+
+def children_at(conn: Connection, parents: Sequence[str], at: datetime | None) -> list[Row[Any]]:
+    """(child, parent) pairs of these parents now (from ui_state) or at time ``at``."""
+    if at is None:
+        query = select(ui_state.c.ui.label("child"), ui_state.c.parent).where(
+            ui_state.c.parent.in_(parents)
+        )
+        return list(conn.execute(query))
+    query = select(containment.c.child, containment.c.parent).where(
+        containment.c.parent.in_(parents),
+        containment.c.from_time <= at,
+        or_(containment.c.to_time.is_(None), containment.c.to_time > at),
+    )
+    return list(conn.execute(query))
+
+
+def refused(conn: Connection, originator: str | None, limit: int, after: int) -> list[Row[Any]]:
+    query = select(refused_events).where(refused_events.c.id > after)
+    if originator is not None:
+        query = query.where(refused_events.c.originator_id == originator)
+    return list(conn.execute(query.order_by(refused_events.c.id).limit(limit)))
+
+
+def kind_of(conn: Connection, ui: str) -> str | None:
+    row = conn.execute(select(ui_state.c.kind).where(ui_state.c.ui == ui)).first()
+    return str(row.kind) if row else None
+
+
+def applied_packs_by_operator(conn: Connection, per_operator: int) -> dict[str, list[str]]:
+    """Up to ``per_operator`` recently applied packs of each manufacturer."""
+    operators_ = conn.execute(
+        select(events.c.originator_id).where(events.c.message_type == "EUA").distinct()
+    ).scalars()
+    found: dict[str, list[str]] = {}
+    for operator in sorted(operators_):
+        query = (
+            select(event_items.c.ui)
+            .join(events, events.c.seq == event_items.c.event_seq)
+            .where(events.c.message_type == "EUA", events.c.originator_id == operator)
+            .order_by(event_items.c.event_seq.desc())
+            .limit(per_operator)
+        )
+        found[operator] = list(conn.execute(query).scalars())
+    return found

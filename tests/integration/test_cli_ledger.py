@@ -1,0 +1,142 @@
+"""``itptrace ledger ...`` in-process, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from itptrace.access import Actor
+from itptrace.cli import ledger as ledger_cli
+from itptrace.codes import service as issuer_service
+from itptrace.codes.service import UnitRequest
+from itptrace.context import Context
+from itptrace.ledger import merkle
+from itptrace.ledger.checkpoint import parse_verifier_key, verify_checkpoint
+from itptrace.repository.append_only import drop_append_only_ddl
+from tests.integration.world import World, build_world
+
+
+class LedgerCli:
+    def __init__(self, ctx: Context):
+        self.app = typer.Typer()
+        self.app.add_typer(ledger_cli.app, name="ledger")
+        self.runner = CliRunner()
+        settings = ctx.settings
+        self.env = {
+            "ITPTRACE_DATABASE_URL": settings.database_url,
+            "ITPTRACE_KEY_DIR": str(settings.key_dir),
+            "ITPTRACE_COUNTRY": settings.country,
+            "ITPTRACE_ISSUER_CODE": settings.issuer_code,
+            "ITPTRACE_CLOCK": settings.clock,
+            "COLUMNS": "200",
+        }
+
+    def __call__(self, *args: str, expect: int = 0) -> str:
+        result = self.runner.invoke(self.app, ["ledger", *args], env=self.env)
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args))
+
+
+@pytest.fixture
+def cli(ctx: Context) -> LedgerCli:
+    return LedgerCli(ctx)
+
+
+def issue(ctx: Context, issuer: Actor, world: World, quantity: int = 3) -> int:
+    request = UnitRequest(
+        world.maker.id, world.plant.id, world.line.id, world.product.gtin, "KE", quantity
+    )
+    return issuer_service.request_unit_codes(ctx, issuer, request).request_id
+
+
+def test_checkpoint_prints_a_note_that_verifies_with_the_exported_key(
+    ctx: Context, issuer: Actor, cli: LedgerCli, tmp_path: Path
+) -> None:
+    issue(ctx, issuer, build_world(ctx))
+    note = cli("checkpoint", "--out", str(tmp_path / "cp.txt"))
+    assert (tmp_path / "cp.txt").read_text() == note
+    exported = cli.json("export-key")
+    assert exported["origin"] == "itptrace.KE.KET01/ledger"
+    _, public = parse_verifier_key(exported["keys"][0]["vkey"])
+    assert verify_checkpoint(note, public)[:2] == ("itptrace.KE.KET01/ledger", 1)
+
+
+def test_prove_prints_an_inclusion_proof_for_the_latest_checkpoint(
+    ctx: Context, issuer: Actor, cli: LedgerCli
+) -> None:
+    world = build_world(ctx)
+    request_ids = [issue(ctx, issuer, world) for _ in range(3)]
+    cli("prove", "--seq", "0", expect=1)  # no checkpoint yet
+    cli("checkpoint")
+    proof = cli.json("prove", "--seq", "1")
+    assert (proof["kind"], proof["ref"], proof["tree_size"]) == ("issuance", str(request_ids[1]), 3)
+    public = parse_verifier_key(cli.json("export-key")["keys"][0]["vkey"])[1]
+    _, size, root = verify_checkpoint(proof["checkpoint"], public)
+    path = [base64.b64decode(h) for h in proof["path"]]
+    leaf = base64.b64decode(proof["leaf_hash"])
+    assert merkle.verify_inclusion(leaf, 1, size, path, root)
+    assert cli.json("prove", "--seq", "0", "--size", "2")["checkpoint"] is None
+
+
+def test_verify_accepts_a_node_that_only_grew_since_the_kept_checkpoint(
+    ctx: Context, issuer: Actor, cli: LedgerCli, tmp_path: Path
+) -> None:
+    world = build_world(ctx)
+    issue(ctx, issuer, world)
+    old = tmp_path / "old.txt"
+    old.write_text(cli("checkpoint"))
+    key = tmp_path / "ledger-key.json"
+    key.write_text(cli("export-key"))
+    issue(ctx, issuer, world)
+    issue(ctx, issuer, world)
+    cli("checkpoint")
+    out = cli("verify", "--checkpoint", str(old), "--key", str(key), "--seq", "2")
+    assert "checkpoint of 3 leaves verifies and extends the checkpoint of 1 leaves" in out
+    assert "leaf 2 (issuance" in out
+
+
+def test_verify_fails_with_one_line_on_a_forged_or_foreign_checkpoint(
+    ctx: Context, issuer: Actor, cli: LedgerCli, tmp_path: Path
+) -> None:
+    issue(ctx, issuer, build_world(ctx))
+    note = cli("checkpoint")
+    forged = tmp_path / "forged.txt"
+    forged.write_text(note.replace("\n1\n", "\n2\n"))
+    out = cli("verify", "--checkpoint", str(forged), expect=1)
+    assert out.count("\n") == 1 and "error: the signature of" in out
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"format": "itptrace-ledger-key/1", "keys": []}))
+    good = tmp_path / "good.txt"
+    good.write_text(note)
+    assert "error: no verifier key" in cli(
+        "verify", "--checkpoint", str(good), "--key", str(foreign), expect=1
+    )
+
+
+def test_fsck_passes_on_a_clean_ledger_and_prints_each_problem_otherwise(
+    ctx: Context, issuer: Actor, cli: LedgerCli
+) -> None:
+    request_id = issue(ctx, issuer, build_world(ctx))
+    cli("checkpoint")
+    assert "ok: 1 leaves, 1 nodes, 1 checkpoints checked" in cli("fsck")
+    with ctx.db.transaction() as conn:
+        for statement in drop_append_only_ddl(ctx.db.dialect, "code_requests"):
+            conn.execute(text(statement))
+        conn.execute(text("UPDATE code_requests SET intended_market = 'UG'"))
+    out = cli("fsck", expect=1)
+    assert f"leaf 0 (issuance {request_id}): its record differs" in out
+    assert "error: 3 problem(s) found" in out
+
+
+def test_export_key_needs_a_ledger_key_first(cli: LedgerCli) -> None:
+    assert "error: there is no ledger key yet" in cli("export-key", expect=1)
