@@ -69,3 +69,59 @@ def require_operator_or_issuer(actor: Actor, operator_id: str, action: str) -> N
 def local_issuer() -> Actor:
     """The node's own issuer administrator, used by the local CLI on the issuer's machine."""
     return Actor(name="local-issuer", role=Role.ISSUER_ADMIN)
+
+
+def local_authority() -> Actor:
+    """The competent authority at the node's own console (CLI queries, audited)."""
+    return Actor(name="local-authority", role=Role.AUTHORITY)
+
+
+_ALL = frozenset(Role)
+# Who may do what. Operators are further scoped to their own operator in the services;
+# the tobacco industry is refused INDUSTRY_REFUSED whatever role a user claims (Art. 8.12).
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "registry.write": frozenset({Role.ISSUER_ADMIN}),
+    "registry.read": frozenset(
+        {Role.ISSUER_ADMIN, Role.AUTHORITY, Role.INSPECTOR, Role.AUDITOR, Role.OPERATOR}
+    ),
+    "issuer.request": frozenset({Role.ISSUER_ADMIN, Role.OPERATOR}),
+    "issuer.keys": frozenset({Role.ISSUER_ADMIN}),
+    "capture.report": frozenset({Role.ISSUER_ADMIN, Role.OPERATOR}),
+    "query.trace": frozenset({Role.AUTHORITY, Role.OPERATOR}),
+    "query.events": frozenset({Role.AUTHORITY, Role.OPERATOR}),
+    "query.contents": frozenset({Role.AUTHORITY, Role.OPERATOR}),
+    "query.where": frozenset({Role.AUTHORITY, Role.INSPECTOR, Role.OPERATOR}),
+    "query.report": frozenset({Role.AUTHORITY, Role.INSPECTOR, Role.OPERATOR}),
+    "query.completeness": frozenset({Role.AUTHORITY, Role.AUDITOR}),
+    "refused.read": frozenset({Role.AUTHORITY, Role.AUDITOR, Role.ISSUER_ADMIN, Role.OPERATOR}),
+    "audit.read": frozenset({Role.AUDITOR, Role.AUTHORITY}),
+    "ledger.read": frozenset({Role.AUDITOR, Role.AUTHORITY}),
+    "ledger.checkpoint": frozenset({Role.ISSUER_ADMIN, Role.AUTHORITY}),
+    "verify": frozenset({Role.INSPECTOR, Role.AUTHORITY}),
+    "users.manage": frozenset({Role.ISSUER_ADMIN}),
+    "health": _ALL,
+}
+INDUSTRY_REFUSED = frozenset(
+    {
+        "registry.write",
+        "issuer.keys",
+        "audit.read",
+        "ledger.read",
+        "ledger.checkpoint",
+        "users.manage",
+        "query.completeness",
+        "verify",
+    }
+)
+
+
+def require(actor: Actor, permission: str) -> None:
+    """Refuse unless ``actor``'s role holds ``permission`` (and Art. 8.12 allows it)."""
+    if actor.tobacco_industry and permission in INDUSTRY_REFUSED:
+        raise Forbidden(
+            f"{permission} is refused to the tobacco industry (ITP Art. 8.12)",
+            subject=actor.name,
+            code="industry_refused",
+        )
+    if actor.role not in PERMISSIONS[permission]:
+        raise Forbidden(f"{actor.name} ({actor.role}) may not {permission}", subject=actor.name)

@@ -6,6 +6,7 @@ from itptrace.clock import clock_from_setting
 from itptrace.codes.keystore import KeyStore
 from itptrace.config import Settings, load_settings
 from itptrace.context import Context
+from itptrace.ledger import records as ledger_records
 from itptrace.repository import migrate
 from itptrace.repository.db import Database, make_engine
 
@@ -13,6 +14,7 @@ from itptrace.repository.db import Database, make_engine
 def build_context(settings: Settings | None = None, *, migrate_schema: bool = True) -> Context:
     """Engines, clock and key store for ``settings`` (read from the environment if None)."""
     settings = settings or load_settings()
+    ledger_records.register()
     engine = make_engine(settings.database_url)
     if migrate_schema:
         migrate.upgrade(engine)

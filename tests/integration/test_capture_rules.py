@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from itptrace.access import local_authority
 from itptrace.capture.model import DestinationKind, MessageType
 from itptrace.context import Context
 from itptrace.sim.messages import hours
 from tests.integration.chain import Chain, build_chain
+
+AUTH = local_authority()
 
 
 @pytest.fixture
@@ -172,7 +175,7 @@ def test_dispatch_moves_a_container_with_everything_in_it_and_arrival_receives_i
     assert arrival.ok and arrival.accepted[0].flags == []
     from itptrace.queries.service import where
 
-    assert where(chain.ctx, chain.packs[3]).facility_id == w.depot.id
+    assert where(chain.ctx, AUTH, chain.packs[3]).facility_id == w.depot.id
 
 
 def test_an_unexpected_arrival_is_accepted_and_flagged(chain: Chain) -> None:
@@ -283,7 +286,7 @@ def test_a_recall_undoes_the_latest_message_and_keeps_its_history(chain: Chain) 
     assert chain.send(chain.maker, m.recall(w.maker.id, dispatch.event_id, t)).ok
     from itptrace.queries.service import where
 
-    assert where(chain.ctx, chain.packs[0]).status == "active"
+    assert where(chain.ctx, AUTH, chain.packs[0]).status == "active"
     assert codes(chain.send(chain.maker, m.recall(w.maker.id, dispatch.event_id, t))) == [
         "already_recalled"
     ]

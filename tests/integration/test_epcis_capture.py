@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from itptrace.access import local_authority
 from itptrace.capture.epcis import parse_document
 from itptrace.capture.epcis_map import from_trace_event, parse_epcis_report, ui_of
 from itptrace.capture.epcis_serialize import to_jsonld
@@ -15,6 +16,8 @@ from itptrace.queries.events import query_events
 from itptrace.queries.service import contents, where
 from itptrace.sim.scenario import ChainRun, run_supply_chain
 from tests.integration.chain import Chain, build_chain
+
+AUTH = local_authority()
 
 
 def test_a_unit_pack_digital_link_with_ai_235_names_the_ui() -> None:
@@ -40,8 +43,8 @@ def test_tobacco_messages_written_as_epcis_are_captured_like_native_ones(ctx: Co
     ]
     result = capture(ctx, chain.maker, events)
     assert result.ok, result.problems
-    assert where(ctx, chain.packs[0]).status == "in_transit"
-    assert contents(ctx, chain.cartons[0]).unit_count == 10
+    assert where(ctx, AUTH, chain.packs[0]).status == "in_transit"
+    assert contents(ctx, AUTH, chain.cartons[0]).unit_count == 10
 
 
 def test_an_invalid_epcis_document_is_refused_naming_the_field() -> None:
@@ -64,19 +67,22 @@ def run(ctx: Context) -> ChainRun:
 def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(
     ctx: Context, run: ChainRun
 ) -> None:
-    shipping = query_events(ctx, {"EQ_bizStep": "shipping"})
+    shipping = query_events(ctx, AUTH, {"EQ_bizStep": "shipping"})
     assert len(shipping.events) == 3 and all(e.biz_step == "shipping" for e in shipping.events)
     pack = f"https://id.gs1.org/01/06009876543219/235/{run.packs[0]}"
     # MATCH_epc covers epcList and childEPCs: the pack was applied, then packed into a carton.
-    assert [e.biz_step for e in query_events(ctx, {"MATCH_epc": pack}).events] == [
+    assert [e.biz_step for e in query_events(ctx, AUTH, {"MATCH_epc": pack}).events] == [
         "commissioning",
         "packing",
     ]
-    assert len(query_events(ctx, {"MATCH_parentID": f"urn:itptrace:ui:{run.pallet}"}).events) == 2
+    assert (
+        len(query_events(ctx, AUTH, {"MATCH_parentID": f"urn:itptrace:ui:{run.pallet}"}).events)
+        == 2
+    )
     seen, token, pages = [], None, 0
     while True:
         params = {"perPage": "7", **({"nextPageToken": token} if token else {})}
-        page = query_events(ctx, params)
+        page = query_events(ctx, AUTH, params)
         seen += [e.event_id for e in page.events]
         pages += 1
         token = page.next_page_token
@@ -86,7 +92,7 @@ def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(
 
 
 def test_stored_events_serialise_to_a_valid_epcis_document(ctx: Context, run: ChainRun) -> None:
-    page = query_events(ctx, {"perPage": "1000"})
+    page = query_events(ctx, AUTH, {"perPage": "1000"})
     document = to_jsonld(page.events, kind="query", query_name="SimpleEventQuery")
     assert len(parse_document(document).events) == run.events
 
@@ -102,4 +108,4 @@ def test_stored_events_serialise_to_a_valid_epcis_document(ctx: Context, run: Ch
 )
 def test_a_bad_query_parameter_gets_a_clear_error(ctx: Context, params: dict[str, str]) -> None:
     with pytest.raises(DomainError):
-        query_events(ctx, params)
+        query_events(ctx, AUTH, params)

@@ -174,9 +174,12 @@ def placement(view: StateView, ui: str) -> dict[str, object]:
     top = view.top(ui)
     assert top is not None
     return {
-        "status": top.status, "facility_id": top.facility_id, "custodian_id": top.custodian_id,
+        "status": top.status,
+        "facility_id": top.facility_id,
+        "custodian_id": top.custodian_id,
         "destination_facility_id": top.destination_facility_id,
-        "destination_kind": top.destination_kind, "destination_country": top.destination_country,
+        "destination_kind": top.destination_kind,
+        "destination_country": top.destination_country,
     }
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from itptrace.access import Actor, Role
 from itptrace.capture import recall, store
@@ -106,8 +109,13 @@ def capture(
     all_or_nothing: bool = True,
     parse_problems: list[Problem] | None = None,
     policy: Policy | None = None,
+    on_commit: Callable[[Connection, CaptureResult], None] | None = None,
 ) -> CaptureResult:
-    """Check and store reported events; see the module docstring for the semantics."""
+    """Check and store reported events; see the module docstring for the semantics.
+
+    ``on_commit`` runs inside the capture's transaction after everything is written, so what
+    it records (e.g. a capture job's completion) commits or rolls back with the events.
+    """
     _authorise(actor, events)
     result = CaptureResult(problems=list(parse_problems or []))
     policy = policy or Policy()
@@ -155,6 +163,8 @@ def capture(
         store.insert_refused(
             conn, [_refused_row(event, problems, received) for event, problems in refused]
         )
+        if on_commit is not None:
+            on_commit(conn, result)
     return result
 
 

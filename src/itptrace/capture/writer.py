@@ -13,6 +13,7 @@ from itptrace.capture import store
 from itptrace.capture.model import TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.state import StateView
+from itptrace.ledger import records as ledger
 
 
 @dataclass
@@ -85,6 +86,10 @@ def write_accepted(
             )
     store.insert_events(conn, event_rows)
     store.insert_items(conn, item_rows)
+    items_of: dict[int, list[tuple[str, str]]] = {}
+    for item in item_rows:
+        items_of.setdefault(item["event_seq"], []).append((item["ui"], item["role"]))
+    ledger.record_events(conn, event_rows, items_of, received)
     store.insert_transactions(conn, transaction_rows)
     _write_state(conn, view, seq_of, {index: event.event_time for index, event, *_ in accepted})
     for index, (_recall, target, _old) in recalled.items():

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from itptrace.access import local_issuer
+from itptrace.access import local_authority, local_issuer
 from itptrace.capture.formats import parse_report
 from itptrace.capture.service import capture as capture_events
 from itptrace.cli.common import console, err_console, handles_errors, node, print_json
@@ -80,7 +80,7 @@ def capture(
 @handles_errors
 def trace(ui: str, as_json: Json = False) -> None:
     """The chronological history of a pack, including its containers' events."""
-    entries = queries.trace(node(), ui)
+    entries = queries.trace(node(), local_authority(), ui)
     if as_json:
         print_json(entries)
         return
@@ -103,7 +103,7 @@ def trace(ui: str, as_json: Json = False) -> None:
 @handles_errors
 def report(ui: str, as_json: Json = False) -> None:
     """The Article 8.4.1 report of a unit pack, items (a) to (j) with their sources."""
-    result = report_queries.report(node(), ui)
+    result = report_queries.report(node(), local_authority(), ui)
     if as_json:
         print_json(
             {
@@ -126,7 +126,7 @@ def report(ui: str, as_json: Json = False) -> None:
 @handles_errors
 def where(ui: str, as_json: Json = False) -> None:
     """Current status, location and custodian of a UI."""
-    found = queries.where(node(), ui)
+    found = queries.where(node(), local_authority(), ui)
     if as_json:
         print_json(found)
     else:
@@ -150,7 +150,7 @@ def contents(
 ) -> None:
     """The tree inside a container down to unit packs, now or at a past time."""
     when: datetime | None = parse_instant(at) if at else None
-    tree = queries.contents(node(), aggregate, when)
+    tree = queries.contents(node(), local_authority(), aggregate, when)
     if as_json:
         print_json(_tree(tree))
         return
@@ -186,7 +186,7 @@ def refused(
 @handles_errors
 def completeness(sample: Annotated[int, typer.Option()] = 50, as_json: Json = False) -> None:
     """Per manufacturer: which Article 8.4.1 items its packs lack."""
-    rows = completeness_queries.completeness_by_operator(node(), sample)
+    rows = completeness_queries.completeness_by_operator(node(), local_authority(), sample)
     if as_json:
         print_json(rows)
         return
@@ -222,7 +222,7 @@ def query(
         if not sep:
             raise ValueError(f"query parameter {pair!r} must look like NAME=VALUE")
         params[name] = value
-    page = query_events(node(), params)
+    page = query_events(node(), local_authority(), params)
     if as_json:
         document = to_jsonld(page.events, kind="query", query_name="SimpleEventQuery")
         print_json({"document": document, "nextPageToken": page.next_page_token})

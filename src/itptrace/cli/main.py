@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from itptrace.access import local_issuer
-from itptrace.cli import capture, codes, demo, epcis, registry
+from itptrace.cli import auth, capture, codes, demo, epcis, registry
 from itptrace.cli.common import console, handles_errors, node
 from itptrace.codes.service import ensure_signing_key
 from itptrace.registry.service import init_party
@@ -24,6 +24,7 @@ app.add_typer(epcis.app, name="epcis")
 app.command("issue")(handles_errors(codes.issue))
 app.command("demo")(demo.demo)
 capture.register(app)
+auth.register(app)
 
 
 @app.command("init")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from itptrace.access import Actor, require
 from itptrace.context import Context
 from itptrace.queries import store
 from itptrace.queries.report import ITEMS, report
@@ -21,13 +22,16 @@ class OperatorCompleteness:
         return [k for k, share in sorted(self.item_share.items()) if share < 1.0]
 
 
-def completeness_by_operator(ctx: Context, sample: int = 50) -> list[OperatorCompleteness]:
+def completeness_by_operator(
+    ctx: Context, actor: Actor, sample: int = 50
+) -> list[OperatorCompleteness]:
     """The 8.4.1 completeness of up to ``sample`` recent packs of every manufacturer."""
+    require(actor, "query.completeness")
     with ctx.db.transaction() as conn:
         packs = store.applied_packs_by_operator(conn, sample)
     summary = []
     for operator, uis in packs.items():
-        reports = [report(ctx, ui) for ui in uis]
+        reports = [report(ctx, actor, ui) for ui in uis]
         share = {
             key: sum(any(i.key == key and i.present for i in r.items) for r in reports)
             / len(reports)

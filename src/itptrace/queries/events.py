@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from itptrace.access import Actor, Role, require
 from itptrace.capture.epcis import EpcisEvent
 from itptrace.capture.epcis_map import FACILITY_URN, from_trace_event, ui_of
 from itptrace.capture.model import TraceEvent
@@ -84,7 +85,9 @@ def _after(token: str | None) -> int:
         raise QueryError(f"nextPageToken {token!r} is not one this server issued") from None
 
 
-def query_events(ctx: Context, params: Mapping[str, str]) -> Page:
+def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
+    """Stored events matching EPCIS query parameters; an operator sees only its own."""
+    require(actor, "query.events")
     unknown = sorted(set(params) - PARAMETERS)
     if unknown:
         raise QueryError(f"unknown query parameter {unknown[0]}", subject=unknown[0])
@@ -98,6 +101,8 @@ def query_events(ctx: Context, params: Mapping[str, str]) -> Page:
     if not 1 <= per_page <= 1000:
         raise QueryError("perPage must be between 1 and 1000", subject="perPage")
     query = select(events.c.seq, events.c.recorded_at, events.c.details).order_by(events.c.seq)
+    if actor.role is Role.OPERATOR:
+        query = query.where(events.c.originator_id == actor.operator_id)
     for name, column, cmp in (
         ("GE_eventTime", events.c.event_time, "ge"),
         ("LT_eventTime", events.c.event_time, "lt"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from itptrace.access import Actor, Role
+from itptrace.access import Actor, Role, require
 from itptrace.capture.store import aware
 from itptrace.context import Context
 from itptrace.errors import Forbidden
@@ -29,12 +29,11 @@ def list_refused(
     ctx: Context, actor: Actor, *, originator: str | None = None, limit: int = 100, after: int = 0
 ) -> list[Refusal]:
     """Refusals, oldest first; an operator sees only its own."""
+    require(actor, "refused.read")
     if actor.role is Role.OPERATOR:
         if originator not in (None, actor.operator_id):
             raise Forbidden(f"{actor.name} may list only its own refused reports")
         originator = actor.operator_id
-    elif actor.role not in (Role.ISSUER_ADMIN, Role.AUTHORITY, Role.AUDITOR):
-        raise Forbidden(f"{actor.name} ({actor.role}) may not list refused reports")
     with ctx.db.transaction() as conn:
         rows = store.refused(conn, originator, min(max(limit, 1), 1000), after)
     return [

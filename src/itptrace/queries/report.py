@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from itptrace.access import Actor, Role, require
 from itptrace.codes.lifecycle import lookup_code
 from itptrace.context import Context
-from itptrace.errors import NotFound
-from itptrace.queries.service import TraceEntry, trace
+from itptrace.errors import Forbidden, NotFound
+from itptrace.queries.service import TraceEntry, full_trace
 from itptrace.registry import service as registry
 
 ISSUER_RECORD = "issuer record"
@@ -84,13 +85,19 @@ def _first_customer(maker: str, entries: list[TraceEntry]) -> tuple[Any, tuple[s
     return value, tuple(e.event_id for e, _ in related)
 
 
-def report(ctx: Context, ui: str) -> Report:
-    """Items (a) to (j) of Article 8.4.1 for one unit-level UI."""
+def report(ctx: Context, actor: Actor, ui: str) -> Report:
+    """Items (a) to (j) of Article 8.4.1 for one unit-level UI.
+
+    An operator gets the report only of packs whose codes were issued to it.
+    """
+    require(actor, "query.report")
     record = lookup_code(ctx, ui)
+    if actor.role is Role.OPERATOR and record.operator_id != actor.operator_id:
+        raise Forbidden(f"{actor.name} may read reports only of its own packs", subject=ui)
     if record.kind != "unit":
         raise NotFound(f"{ui} is not a unit-level UI", subject=ui)
     try:
-        entries = trace(ctx, ui)
+        entries = full_trace(ctx, ui)
     except NotFound:
         entries = []
     applied = _first(entries, "EUA")

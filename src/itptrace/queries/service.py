@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from itptrace.access import Actor, Role, require
 from itptrace.capture.store import aware
 from itptrace.context import Context
-from itptrace.errors import NotFound
+from itptrace.errors import Forbidden, NotFound
 from itptrace.queries import store
 
 
@@ -77,9 +78,25 @@ def _where(conn: Connection, ui: str) -> Where:
     )
 
 
-def where(ctx: Context, ui: str) -> Where:
+def _require_sight(conn: Connection, actor: Actor, ui: str) -> None:
+    """An operator reads a UI only if it reported an event on it (or on a container holding
+    it) or holds it now; it never learns whether other UIs exist."""
+    if actor.role is not Role.OPERATOR:
+        return
+    seqs = _trace_seqs(conn, ui, 0, None, 0)
+    if seqs and actor.operator_id in store.originators(conn, list(seqs)):
+        return
+    state = store.state(conn, ui)
+    if state is not None and _where(conn, ui).custodian_id == actor.operator_id:
+        return
+    raise Forbidden(f"{actor.name} may read only UIs it reported or holds", subject=ui)
+
+
+def where(ctx: Context, actor: Actor, ui: str) -> Where:
     """Current status, location and custodian (those of the outermost container)."""
+    require(actor, "query.where")
     with ctx.db.transaction() as conn:
+        _require_sight(conn, actor, ui)
         return _where(conn, ui)
 
 
@@ -124,13 +141,30 @@ def _trace_seqs(
     return found
 
 
-def trace(ctx: Context, ui: str) -> list[TraceEntry]:
-    """The chronological history of a pack, including its containers' events while inside."""
+def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:
+    """Every event of a pack, unscoped: for other services that already checked the caller."""
     with ctx.db.transaction() as conn:
         seqs = _trace_seqs(conn, ui, 0, None, 0)
         if not seqs:
             raise NotFound(f"no recorded event concerns {ui}", subject=ui)
         rows = store.events_by_seq(conn, list(seqs))
+    return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
+
+
+def trace(ctx: Context, actor: Actor, ui: str) -> list[TraceEntry]:
+    """The chronological history of a pack, including its containers' events while inside.
+
+    An operator sees only the events it reported itself.
+    """
+    require(actor, "query.trace")
+    with ctx.db.transaction() as conn:
+        _require_sight(conn, actor, ui)
+        seqs = _trace_seqs(conn, ui, 0, None, 0)
+        if not seqs:
+            raise NotFound(f"no recorded event concerns {ui}", subject=ui)
+        rows = store.events_by_seq(conn, list(seqs))
+    if actor.role is Role.OPERATOR:
+        rows = [r for r in rows if r.originator_id == actor.operator_id]
     return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
 
 
@@ -144,9 +178,11 @@ class Node:
         return 1 if not self.children else sum(c.unit_count for c in self.children)
 
 
-def contents(ctx: Context, aggregate: str, at: datetime | None = None) -> Node:
+def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = None) -> Node:
     """The full tree under a container, down to unit packs, now or at time ``at``."""
+    require(actor, "query.contents")
     with ctx.db.transaction() as conn:
+        _require_sight(conn, actor, aggregate)
         if store.kind_of(conn, aggregate) is None:
             raise NotFound(f"no recorded event concerns {aggregate}", subject=aggregate)
         root = Node(aggregate)

@@ -105,3 +105,11 @@ def applied_packs_by_operator(conn: Connection, per_operator: int) -> dict[str, 
         )
         found[operator] = list(conn.execute(query).scalars())
     return found
+
+
+def originators(conn: Connection, seqs: Sequence[int]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(seqs), 1000):
+        query = select(events.c.originator_id).where(events.c.seq.in_(seqs[start : start + 1000]))
+        found.update(conn.execute(query.distinct()).scalars())
+    return found

@@ -75,6 +75,15 @@ def add_operator(
     return operator
 
 
+def get_operator(ctx: Context, operator_id: str) -> Operator:
+    """An operator whether active or not."""
+    with ctx.db.transaction() as conn:
+        operator = store.get_operator(conn, operator_id)
+    if operator is None:
+        raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
+    return operator
+
+
 def require_operator(ctx: Context, operator_id: str) -> Operator:
     with ctx.db.transaction() as conn:
         operator = store.get_operator(conn, operator_id)

@@ -333,3 +333,77 @@ recalls = Table(
     Column("recalled_seq", SEQ, primary_key=True),
     Column("recall_seq", SEQ, nullable=False),
 )
+
+
+# --- access ---
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("operator_id", String(32), ForeignKey("operators.id")),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_name", String(100)),
+    Column("role", String(32)),
+    Column("operator_id", String(32)),
+    Column("purpose", String(200)),
+    Column("method", String(10), nullable=False),
+    Column("endpoint", String(200), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("result_count", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Index("ix_audit_user", "user_name", "seq"),
+    Index("ix_audit_at", "at"),
+)
+
+
+# --- capture jobs ---
+# The queue behind asynchronous capture (POST /capture): one row per accepted document,
+# processed in id order by the node's worker. A job is finished in the same transaction
+# that stores its events, so a job interrupted by a crash is re-run, never applied twice.
+capture_jobs = Table(
+    "capture_jobs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("status", String(16), nullable=False),
+    Column("user_name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("operator_id", String(32)),
+    Column("tobacco_industry", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("result", Text),
+    CheckConstraint(
+        "status IN ('queued', 'running', 'done', 'failed')", name="ck_capture_jobs_status"
+    ),
+    Index("ix_capture_jobs_status", "status", "id"),
+)

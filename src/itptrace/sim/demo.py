@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from itptrace.access import local_issuer
+from itptrace.access import local_authority, local_issuer
 from itptrace.bootstrap import build_context
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
@@ -83,7 +83,7 @@ def _issue_and_verify(
 
 
 def _show_trace_and_report(ctx: Context, pack: str, say: Say, summary: DemoSummary) -> None:
-    entries = trace(ctx, pack)
+    entries = trace(ctx, local_authority(), pack)
     summary.trace_length = len(entries)
     say(f"trace of pack {pack}:")
     for e in entries:
@@ -93,7 +93,7 @@ def _show_trace_and_report(ctx: Context, pack: str, say: Say, summary: DemoSumma
             f"  {e.event_time:%Y-%m-%d %H:%M} {e.message_type} {e.event_id} by {e.originator_id} "
             f"at {e.facility_id or '-'}{via}{flags}"
         )
-    result = report(ctx, pack)
+    result = report(ctx, local_authority(), pack)
     summary.report_completeness = result.completeness
     say(f"Article 8.4.1 report of {pack}: {result.completeness:.0%} complete")
     for item in result.items:

@@ -1,0 +1,83 @@
+"""SQL for users, tokens and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from itptrace.repository.schema import api_tokens, audit_log, users
+
+
+def insert_user(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(users).values(**values))
+
+
+def get_user(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(select(users).where(users.c.name == name)).first()
+
+
+def list_users(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(users).order_by(users.c.name)))
+
+
+def disable_user(conn: Connection, name: str, now: datetime) -> int:
+    result = conn.execute(
+        update(users)
+        .where(users.c.name == name, users.c.active.is_(True))
+        .values(active=False, disabled_at=now)
+    )
+    return result.rowcount
+
+
+def insert_token(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(api_tokens).values(**values))
+
+
+def token_with_user(conn: Connection, token_id: str) -> Any:
+    query = (
+        select(
+            api_tokens.c.secret_hash,
+            api_tokens.c.expires_at,
+            api_tokens.c.revoked_at,
+            users.c.name,
+            users.c.role,
+            users.c.operator_id,
+            users.c.active,
+        )
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .where(api_tokens.c.id == token_id)
+    )
+    return conn.execute(query).first()
+
+
+def revoke_token(conn: Connection, token_id: str, now: datetime) -> int:
+    result = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def insert_audit(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(insert(audit_log).values(**values).returning(audit_log.c.seq))
+    return int(result.scalar_one())
+
+
+def audit_rows(conn: Connection, filters: dict[str, Any], limit: int, after: int) -> list[Row[Any]]:
+    query = select(audit_log).where(audit_log.c.seq > after)
+    if filters.get("user"):
+        query = query.where(audit_log.c.user_name == filters["user"])
+    if filters.get("endpoint"):
+        query = query.where(audit_log.c.endpoint == filters["endpoint"])
+    if filters.get("since"):
+        query = query.where(audit_log.c.at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(audit_log.c.at < filters["until"])
+    return list(conn.execute(query.order_by(audit_log.c.seq).limit(limit)))
+
+
+def audit_row(conn: Connection, seq: int) -> Row[Any] | None:
+    return conn.execute(select(audit_log).where(audit_log.c.seq == seq)).first()

@@ -1,0 +1,100 @@
+"""Leaves for accepted events and audit records, and how ``fsck`` recomputes them.
+
+An event's leaf holds its stored row (the fields below) and a digest of its items (UI and
+role, sorted), so editing the event, dropping an item or adding one all change the leaf.
+An audit record's leaf holds every column of its row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from itptrace.ledger.encoding import encode_record, lines_digest
+from itptrace.ledger.log import append
+from itptrace.ledger.sources import register_leaf_source
+from itptrace.repository.schema import audit_log, event_items, events
+
+EVENT = "event"
+AUDIT = "audit"
+EVENT_FIELDS = (
+    "seq",
+    "event_id",
+    "message_type",
+    "originator_id",
+    "event_time",
+    "recorded_at",
+    "facility_id",
+    "parent",
+    "item_count",
+    "flags",
+    "fingerprint",
+    "source",
+    "details",
+)
+AUDIT_FIELDS = (
+    "seq",
+    "at",
+    "user_name",
+    "role",
+    "operator_id",
+    "purpose",
+    "method",
+    "endpoint",
+    "params",
+    "result_count",
+    "outcome",
+    "status",
+)
+
+
+def event_leaf(row: Mapping[str, Any], items: Iterable[tuple[str, str]]) -> bytes:
+    """The leaf data of an event row with its (ui, role) items."""
+    fields = {name: row[name] for name in EVENT_FIELDS}
+    fields["items_sha256"] = lines_digest(sorted(f"{ui}\t{role}\n" for ui, role in items))
+    return encode_record(EVENT, fields)
+
+
+def record_events(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    items: Mapping[int, list[tuple[str, str]]],
+    at: datetime,
+) -> list[int]:
+    """Append one leaf per accepted event, in sequence order, inside the capture transaction."""
+    pairs = [(str(row["seq"]), event_leaf(row, items.get(int(row["seq"]), []))) for row in rows]
+    return append(conn, EVENT, pairs, at=at)
+
+
+def record_audit(conn: Connection, seq: int, at: datetime) -> int:
+    data = audit_leaf(conn, str(seq))
+    assert data is not None, "the audit record is stored in this transaction"
+    return append(conn, AUDIT, [(str(seq), data)], at=at)[0]
+
+
+def stored_event_leaf(conn: Connection, ref: str) -> bytes | None:
+    if not ref.isdigit():
+        return None
+    row = conn.execute(select(events).where(events.c.seq == int(ref))).first()
+    if row is None:
+        return None
+    items = conn.execute(
+        select(event_items.c.ui, event_items.c.role).where(event_items.c.event_seq == row.seq)
+    )
+    return event_leaf(dict(row._mapping), [(ui, role) for ui, role in items])
+
+
+def audit_leaf(conn: Connection, ref: str) -> bytes | None:
+    if not ref.isdigit():
+        return None
+    row = conn.execute(select(audit_log).where(audit_log.c.seq == int(ref))).first()
+    return encode_record(AUDIT, {n: row._mapping[n] for n in AUDIT_FIELDS}) if row else None
+
+
+def register() -> None:
+    """Teach fsck the event and audit kinds (called by the composition root)."""
+    register_leaf_source(EVENT, stored_event_leaf)
+    register_leaf_source(AUDIT, audit_leaf)
