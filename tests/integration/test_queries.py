@@ -48,7 +48,7 @@ def test_a_container_event_after_the_pack_left_it_is_not_in_the_pack_trace(
 
 
 def test_contents_gives_the_whole_tree_now_and_at_a_past_time(ctx: Context, run: ChainRun) -> None:
-    assert contents(ctx, AUTH, run.pallet).unit_count == 1  # split: the pallet is empty now
+    assert contents(ctx, AUTH, run.pallet).unit_count == 0  # split: the pallet is empty now
     before_split = trace(ctx, AUTH, run.packs[0])[1].event_time  # packed, not yet split
     tree = contents(ctx, AUTH, run.pallet, at=before_split + timedelta(minutes=1))
     assert tree.unit_count == len(run.packs) and len(tree.children) == 4

@@ -28,7 +28,11 @@ def record(ctx: Context, entry: AuditEntry) -> int:
         "purpose": (entry.purpose or "")[:200] or None,
         "method": entry.method[:10],
         "endpoint": entry.endpoint[:200],
-        "params": json.dumps(entry.params, sort_keys=True, default=str)[:4000],
+        # Values are shortened, never the JSON text, so the stored params stay valid JSON.
+        "params": json.dumps(
+            {str(k)[:100]: str(v)[:300] for k, v in list(entry.params.items())[:20]},
+            sort_keys=True,
+        ),
         "result_count": entry.result_count,
         "outcome": entry.outcome,
         "status": entry.status,

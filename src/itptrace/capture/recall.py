@@ -53,6 +53,8 @@ def undo(message_type: str, target: StoredEvent, details: dict[str, Any], view: 
             view.states[parent] = None
             view.removed.add(parent)
     elif kind is MessageType.EUD:
+        # "Disaggregate all" lists no children in the message: the stored details do.
+        items = list(details.get("children") or items)
         view.prefetch(items)
         for child in items:
             view.update(child, parent=details["parent"])

@@ -163,7 +163,11 @@ def apply_disaggregation(event: TraceEvent, view: StateView, index: int) -> Outc
     view.prefetch(children)
     for child in children:
         # A child leaving its container takes over where the container is and who holds it.
-        view.update(child, parent=None, **placement(view, event.parent))
+        place = placement(view, event.parent)
+        own = view.state(child)
+        if own is not None and own.status == DEACTIVATED:
+            place["status"] = DEACTIVATED  # a deactivated pack stays so outside its carton
+        view.update(child, parent=None, **place)
         current.remove(child)
         view.closed.append(Containment(child, event.parent, index))
     return [], {"children": children}

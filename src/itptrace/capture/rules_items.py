@@ -104,6 +104,9 @@ def _at_facility(event: TraceEvent, view: StateView, ui: str, *, top_level: bool
         return _p(event, "ui_deactivated", f"UI {ui} is deactivated", ui)
     if top_level and state.parent is not None:
         return _p(event, "item_inside_container", f"UI {ui} is inside container {state.parent}", ui)
+    # A nested item is where its outermost container is; its own row may be out of date.
+    top = view.top(ui)
+    state = top if top is not None else state
     if state.status == IN_TRANSIT:
         return _p(event, "item_in_transit", f"UI {ui} is in transit", ui)
     if state.status != ACTIVE or state.facility_id != event.facility_id:
@@ -149,6 +152,10 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
                     )
                 ]
     else:
+        if parent_state.kind == "unit":
+            return [
+                _p(event, "parent_unknown", f"{parent} is a unit pack, not a container", parent)
+            ]
         problem = _at_facility(event, view, parent, top_level=False)
         if problem is not None:
             return [problem]

@@ -127,10 +127,13 @@ def capture(
         refused: list[tuple[TraceEvent, list[Problem]]] = []
         recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]] = {}
         seen: dict[str, str] = {}
+        # Everything the report touches is read up front, in a few batched queries, instead
+        # of a query or three per event.
+        known = store.known_fingerprints(conn, [e.event_id for e in events])
+        view.prefetch([ui for e in events for ui in (*e.uis, *([e.parent] if e.parent else []))])
         for index, event in enumerate(events):
             print_ = fingerprint(event)
-            stored = view.loaders.event(event.event_id)
-            previous = stored.fingerprint if stored else seen.get(event.event_id)
+            previous = known.get(event.event_id) or seen.get(event.event_id)
             if previous is not None:
                 if previous == print_:
                     result.duplicates.append(event.event_id)
@@ -156,16 +159,29 @@ def capture(
             accepted.append((index, event, print_, extra, flags))
         for _event, problems in refused:
             result.problems.extend(problems)
-        if refused and all_or_nothing:
+        malformed = [p for p in parse_problems or [] if not p.flag_only]
+        if (refused or malformed) and all_or_nothing:
             accepted = []
         else:
             result.accepted = write_accepted(conn, view, accepted, received, recalled)
-        store.insert_refused(
-            conn, [_refused_row(event, problems, received) for event, problems in refused]
-        )
+        rows = [_refused_row(event, problems, received) for event, problems in refused]
+        rows += [_malformed_row(actor, p, received) for p in malformed]
+        store.insert_refused(conn, rows)
         if on_commit is not None:
             on_commit(conn, result)
     return result
+
+
+def _malformed_row(actor: Actor, problem: Problem, received: datetime) -> dict[str, Any]:
+    """A message that could not even be read is stored too, with what was wrong."""
+    return {
+        "received_at": received,
+        "originator_id": (actor.operator_id or actor.name)[:32],
+        "event_id": (problem.event_id or "")[:200] or None,
+        "message_type": None,
+        "problems": json.dumps([problem.__dict__]),
+        "payload": json.dumps({}),
+    }
 
 
 def _refused_row(event: TraceEvent, problems: list[Problem], received: datetime) -> dict[str, Any]:

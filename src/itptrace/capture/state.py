@@ -139,7 +139,10 @@ class StateView:
 
     def children(self, parent: str) -> list[str]:
         if parent not in self.kids:
-            self.kids[parent] = list(self.loaders.children(parent))
+            # A container unknown to the store, or made by this report, has no stored children.
+            state = self.state(parent)
+            stored = state is not None and parent not in self.created
+            self.kids[parent] = list(self.loaders.children(parent)) if stored else []
         return self.kids[parent]
 
     def top(self, ui: str) -> UiState | None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
-from itptrace.repository.bulk import bulk_insert
+from itptrace.repository.bulk import bulk_insert, bulk_update
 from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
@@ -29,7 +29,6 @@ from itptrace.repository.schema import (
 )
 
 CHUNK = 5_000
-STATE_COLUMNS = [c.name for c in ui_state.columns]
 
 
 def aware(value: datetime) -> datetime:
@@ -38,9 +37,16 @@ def aware(value: datetime) -> datetime:
 
 
 def lock_for_capture(conn: Connection) -> None:
-    """Serialise capture transactions (sequence numbers are assigned by the writer)."""
+    """Serialise capture transactions (sequence numbers are assigned by the writer).
+
+    Taken first, before any read: on SQLite a transaction that read first cannot become a
+    writer once another writer committed ("database is locked"); a write statement at the
+    start takes the write lock, waiting up to the busy timeout instead.
+    """
     if conn.dialect.name == "postgresql":
         conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+    else:
+        conn.execute(text("DELETE FROM ui_state WHERE 1 = 0"))
 
 
 def load_states(conn: Connection, uis: list[str]) -> dict[str, UiState]:
@@ -53,43 +59,49 @@ def load_states(conn: Connection, uis: list[str]) -> dict[str, UiState]:
 
 
 def load_issuances(conn: Connection, codes: list[str]) -> dict[str, Issuance]:
+    """What the issuer recorded for each of ``codes`` that it issued (unit or aggregated)."""
     found: dict[str, Issuance] = {}
     for kind, table, key in (("unit", unit_uis, "ui"), ("aggregate", aggregate_uis, "aui")):
-        for start in range(0, len(codes), CHUNK):
-            chunk = codes[start : start + CHUNK]
-            query = (
-                select(
-                    table.c[key].label("code"),
-                    code_requests.c.operator_id,
-                    code_requests.c.facility_id,
-                    code_requests.c.machine_id,
-                    code_requests.c.gtin,
-                    code_requests.c.expires_at,
-                    request_cancellations.c.request_id.label("cancelled"),
-                    ui_deactivations.c.ui.label("deactivated"),
+        pending = [c for c in codes if c not in found]
+        requested: dict[str, int] = {}
+        for start in range(0, len(pending), CHUNK):
+            chunk = pending[start : start + CHUNK]
+            query = select(table.c[key], table.c.request_id).where(table.c[key].in_(chunk))
+            requested.update({str(c): int(r) for c, r in conn.execute(query)})
+        if not requested:
+            continue
+        request_ids = sorted(set(requested.values()))
+        requests = {
+            int(r.id): r
+            for r in conn.execute(select(code_requests).where(code_requests.c.id.in_(request_ids)))
+        }
+        cancelled = set(
+            conn.execute(
+                select(request_cancellations.c.request_id).where(
+                    request_cancellations.c.request_id.in_(request_ids)
                 )
-                .join(code_requests, code_requests.c.id == table.c.request_id)
-                .outerjoin(
-                    request_cancellations, request_cancellations.c.request_id == code_requests.c.id
-                )
-                .outerjoin(ui_deactivations, ui_deactivations.c.ui == table.c[key])
-                .where(table.c[key].in_(chunk))
+            ).scalars()
+        )
+        deactivated: set[str] = set()
+        issued = list(requested)
+        for start in range(0, len(issued), CHUNK):
+            query = select(ui_deactivations.c.ui).where(
+                ui_deactivations.c.ui.in_(issued[start : start + CHUNK])
             )
-            for row in conn.execute(query):
-                found[row.code] = Issuance(
-                    row.code,
-                    kind,
-                    row.operator_id,
-                    row.facility_id,
-                    row.machine_id,
-                    row.gtin,
-                    aware(row.expires_at),
-                    row.cancelled is not None,
-                    row.deactivated is not None,
-                )
-        codes = [c for c in codes if c not in found]
-        if not codes:
-            break
+            deactivated.update(conn.execute(query).scalars())
+        for code, request_id in requested.items():
+            r = requests[request_id]
+            found[code] = Issuance(
+                code,
+                kind,
+                r.operator_id,
+                r.facility_id,
+                r.machine_id,
+                r.gtin,
+                aware(r.expires_at),
+                request_id in cancelled,
+                code in deactivated,
+            )
     return found
 
 
@@ -128,6 +140,17 @@ def load_event(conn: Connection, event_id: str) -> StoredEvent | None:
     )
 
 
+def known_fingerprints(conn: Connection, event_ids: list[str]) -> dict[str, str]:
+    """The fingerprints of those of ``event_ids`` already stored (one query per 5,000)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), CHUNK):
+        query = select(events.c.event_id, events.c.fingerprint).where(
+            events.c.event_id.in_(event_ids[start : start + CHUNK])
+        )
+        found.update({str(e): str(f) for e, f in conn.execute(query)})
+    return found
+
+
 def event_details(conn: Connection, seq: int) -> dict[str, Any]:
     details: dict[str, Any] = json.loads(
         conn.execute(select(events.c.details).where(events.c.seq == seq)).scalar_one()
@@ -163,10 +186,7 @@ def write_states(
     conn: Connection, new: list[UiState], changed: list[UiState], removed: list[str]
 ) -> None:
     bulk_insert(conn, ui_state, [s.__dict__ for s in new])
-    if changed:
-        values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in STATE_COLUMNS if c != "ui"}
-        statement = update(ui_state).where(ui_state.c.ui == bindparam("v_ui")).values(values)
-        conn.execute(statement, [{f"v_{k}": v for k, v in s.__dict__.items()} for s in changed])
+    bulk_update(conn, ui_state, "ui", [s.__dict__ for s in changed])
     for start in range(0, len(removed), CHUNK):
         conn.execute(ui_state.delete().where(ui_state.c.ui.in_(removed[start : start + CHUNK])))
 

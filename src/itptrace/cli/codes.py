@@ -116,7 +116,7 @@ def decode(image: Path, as_json: Json = False) -> None:
         print_json(payloads)
         return
     for payload in payloads:
-        console.print(code_text(payload), markup=False, highlight=False)
+        typer.echo(code_text(payload))  # plain: a terminal's width must never wrap a code
 
 
 @code_app.command("verify")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from itptrace.access import local_issuer
@@ -15,6 +16,7 @@ from itptrace.cli.common import console, fail, handles_errors, node, print_json
 from itptrace.ledger import audit as auditing
 from itptrace.ledger import service as ledger
 from itptrace.ledger.fsck import fsck as run_fsck
+from itptrace.ledger.remote import audit_remote
 
 app = typer.Typer(help="The tamper-evident ledger (RFC 9162 Merkle log) of stored records.")
 
@@ -82,12 +84,33 @@ def verify(
         Path | None,
         typer.Option("--key", help="exported ledger key (JSON); default: the node's own keys"),
     ] = None,
+    node_url: Annotated[
+        str | None, typer.Option("--node", help="audit a running node over HTTP at this URL")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="ITPTRACE_TOKEN", help="auditor's API token")
+    ] = None,
 ) -> None:
     """Check the node's latest checkpoint against an older one, and optionally one leaf.
 
     Signatures are checked with the given public key only; consistency and inclusion are
     checked with the RFC 9162 verifiers over proofs the node computes.
     """
+    if node_url is not None:
+        if key is None or token is None:
+            raise ValueError("auditing a node over HTTP needs --key and --token")
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=node_url, headers=headers, timeout=30) as client:
+            remote = audit_remote(client, checkpoint.read_text(), _verifier_keys(key), seq)
+        console.print(
+            f"ok: {remote.origin} checkpoint of {remote.size} leaves verifies and "
+            f"extends the checkpoint of {remote.old_size} leaves"
+            + (f"; leaf {remote.leaf} is included" if remote.leaf is not None else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     ctx = node()
     vkeys = _verifier_keys(key) if key is not None else ledger.verifier_keys(ctx)
     result = auditing.audit(ctx, checkpoint.read_text(), vkeys, seq)

@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from itptrace.access import local_issuer
-from itptrace.cli import auth, capture, codes, demo, epcis, registry
+from itptrace.cli import auth, capture, codes, demo, epcis, ledger, registry
+from itptrace.cli import verify as verify_cli
 from itptrace.cli.common import console, handles_errors, node
+from itptrace.cli.serve import serve
 from itptrace.codes.service import ensure_signing_key
 from itptrace.registry.service import init_party
 
@@ -21,6 +23,10 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(codes.code_app, name="code")
 app.add_typer(codes.keys_app, name="keys")
 app.add_typer(epcis.app, name="epcis")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(verify_cli.app, name="verify")
+app.add_typer(verify_cli.alerts_app, name="alerts")
+app.command("serve")(serve)
 app.command("issue")(handles_errors(codes.issue))
 app.command("demo")(demo.demo)
 capture.register(app)

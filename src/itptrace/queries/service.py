@@ -172,10 +172,12 @@ def trace(ctx: Context, actor: Actor, ui: str) -> list[TraceEntry]:
 class Node:
     ui: str
     children: list[Node] = field(default_factory=list)
+    kind: str = "aggregate"
 
     @property
     def unit_count(self) -> int:
-        return 1 if not self.children else sum(c.unit_count for c in self.children)
+        """Unit packs in the tree: an empty container holds none."""
+        return 1 if self.kind == "unit" else sum(c.unit_count for c in self.children)
 
 
 def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = None) -> Node:
@@ -197,4 +199,7 @@ def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = N
                 nodes[parent].children.append(node)
                 nodes[child] = node
                 level.append(child)
+        kinds = store.kinds(conn, list(nodes))
+    for ui, node in nodes.items():
+        node.kind = kinds.get(ui, "aggregate")
     return root

@@ -113,3 +113,13 @@ def originators(conn: Connection, seqs: Sequence[int]) -> set[str]:
         query = select(events.c.originator_id).where(events.c.seq.in_(seqs[start : start + 1000]))
         found.update(conn.execute(query.distinct()).scalars())
     return found
+
+
+def kinds(conn: Connection, uis: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(uis), 1000):
+        query = select(ui_state.c.ui, ui_state.c.kind).where(
+            ui_state.c.ui.in_(uis[start : start + 1000])
+        )
+        found.update({str(u): str(k) for u, k in conn.execute(query)})
+    return found

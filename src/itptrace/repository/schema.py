@@ -407,3 +407,69 @@ capture_jobs = Table(
     ),
     Index("ix_capture_jobs_status", "status", "id"),
 )
+
+
+# --- verify ---
+# Inspectors' scans (append-only, one row per client-chosen scan id, so a resubmitted scan
+# is stored once) and the alerts they raise for the authorities. An alert is never
+# rewritten: its status changes are rows of alert_status, the latest one counts. Scans,
+# alerts and alert_status are append-only (triggers created by migration 0006).
+from sqlalchemy import Float  # noqa: E402  (append-only block: the import stays here)
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("scan_id", String(36), primary_key=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("scanned_at", DateTime(timezone=True), nullable=False),
+    Column("ui", String(100)),
+    Column("text", String(1024), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("place", String(200)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("source", String(16), nullable=False),
+    Column("user_name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("observed_gtin", String(14)),
+    Column("observed_brand", String(200)),
+    Column("fingerprint", String(64), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("sighting", Boolean, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("facts", Text, nullable=False),
+    CheckConstraint(
+        "verdict IN ('authentic', 'suspicious', 'illicit', 'counterfeit')",
+        name="ck_scans_verdict",
+    ),
+    Index("ix_scans_ui_time", "ui", "scanned_at"),
+    Index("ix_scans_recorded", "recorded_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("ui", String(100)),
+    Column("uis", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("scan_id", String(36), ForeignKey("scans.scan_id"), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("severity IN ('low', 'medium', 'high')", name="ck_alerts_severity"),
+    Index("ix_alerts_ui_type", "ui", "type"),
+)
+
+alert_status = Table(
+    "alert_status",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("alert_id", SEQ, ForeignKey("alerts.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("note", String(500), nullable=False),
+    CheckConstraint("status IN ('open', 'investigating', 'closed')", name="ck_alert_status_status"),
+    Index("ix_alert_status_alert", "alert_id", "id"),
+)

@@ -18,10 +18,15 @@ from itptrace.config import Settings
 from itptrace.context import Context
 from itptrace.gs1 import datamatrix
 from itptrace.gs1.element import parse_scan, to_element_string
+from itptrace.ledger import audit as ledger_audit
+from itptrace.ledger import service as ledger
+from itptrace.ledger.checkpoint import verify_with_any
+from itptrace.ledger.merkle import verify_inclusion
 from itptrace.queries.report import report
 from itptrace.queries.service import trace
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
+from itptrace.sim.http_demo import HttpSummary, run_http_demo
 from itptrace.sim.scenario import ChainRun, run_supply_chain
 
 Say = Callable[[str], None]
@@ -37,6 +42,8 @@ class DemoSummary:
     events: int = 0
     trace_length: int = 0
     report_completeness: float = 0.0
+    events_proven: int = 0
+    http: HttpSummary = field(default_factory=HttpSummary)
     symbol_modules: tuple[int, int] = (0, 0)
     files: dict[str, str] = field(default_factory=dict)
 
@@ -101,6 +108,26 @@ def _show_trace_and_report(ctx: Context, pack: str, say: Say, summary: DemoSumma
         say(f"  ({item.key}) {item.title}: {value}  <- {', '.join(item.sources) or '-'}")
 
 
+def _show_ledger(ctx: Context, pack: str, say: Say, summary: DemoSummary) -> None:
+    admin, auditor = local_issuer(), local_authority()
+    stored = ledger.make_checkpoint(ctx, admin)
+    say("latest signed ledger checkpoint:")
+    for line in stored.note.rstrip("\n").split("\n"):
+        say(f"  {line}")
+    head = verify_with_any(stored.note, ledger.verifier_keys(ctx))
+    leaves = {e.ref: e.seq for e in ledger.entries(ctx, auditor, 0, head.size) if e.kind == "event"}
+    events = [str(e.seq) for e in trace(ctx, auditor, pack)]
+    proven = 0
+    for ref in events:
+        proof = ledger_audit.prove(ctx, auditor, leaves[ref], head.size)
+        proven += verify_inclusion(proof.leaf_hash, proof.seq, head.size, proof.path, head.root)
+    summary.events_proven = proven
+    say(
+        f"inclusion of the {len(events)} events of pack {pack} in the checkpoint of "
+        f"{head.size} leaves: {proven}/{len(events)} proofs verify"
+    )
+
+
 def run_demo(workdir: Path, say: Say) -> DemoSummary:
     """Build a fresh SQLite node in ``workdir`` and walk through issuing, capture and queries."""
     if workdir.exists():
@@ -125,5 +152,7 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
     )
     _issue_and_verify(ctx, run, workdir, say, summary)
     _show_trace_and_report(ctx, run.packs[0], say, summary)
+    _show_ledger(ctx, run.packs[0], say, summary)
+    summary.http = run_http_demo(ctx, run, say)
     ctx.db.dispose()
     return summary

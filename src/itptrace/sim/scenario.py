@@ -135,7 +135,7 @@ def run_supply_chain(
     as_maker = Actor("nyota-reporting", Role.OPERATOR, operator_id=maker.id, tobacco_industry=True)
     as_importer = Actor("lake-reporting", Role.OPERATOR, operator_id=importer.id)
     m = Messages(prefix="NYT")
-    t0 = ctx.clock.now() - hours(2)
+    t0 = ctx.clock.now().replace(microsecond=0) - hours(2)
     count = 0
 
     def send(actor: Actor, events: list[TraceEvent]) -> None:

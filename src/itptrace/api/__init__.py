@@ -1,0 +1,1 @@
+"""The national node's HTTP API (FastAPI): ``itptrace.api.app.create_app``."""

@@ -1,0 +1,202 @@
+"""The national node's HTTP API: ``create_app(ctx)`` builds it, nothing is built at import.
+
+Routers translate HTTP to service calls (one per capability); ``problems`` turns refusals
+into RFC 9457 problem+json; ``deps`` authenticates, authorises and audits. Request bodies
+are read with a size limit (64 MiB for reports, 1 MiB elsewhere) whatever Content-Length
+claims, and must be JSON. The capture worker runs as a thread for the app's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from itptrace import __version__
+from itptrace.api import (
+    problems,
+    routes_capture,
+    routes_issuer,
+    routes_ledger,
+    routes_queries,
+    routes_registry,
+    routes_verify,
+)
+from itptrace.api.deps import AuditMiddleware
+from itptrace.capture import jobs
+from itptrace.context import Context
+
+MIB = 1024 * 1024
+BODY_LIMITS = {
+    "/capture": 64 * MIB,
+    "/messages": 64 * MIB,
+    "/events": 8 * MIB,
+    "/verify/image": 8 * MIB,
+}
+# Paths that take a photo rather than JSON.
+IMAGE_PATHS = {"/verify/image"}
+IMAGE_TYPES = {"image/png", "image/jpeg", "multipart/form-data"}
+DEFAULT_BODY_LIMIT = 1 * MIB
+DESCRIPTION = (
+    "Tracking and tracing of tobacco products (WHO FCTC ITP Article 8): registry, "
+    "independent ID issuer, event capture (EPCIS 2.0 and EU-style messages) and queries. "
+    "Every read of pack-level data and every refused request is audited; send `X-Purpose`."
+)
+
+
+def _has_control_characters(scope: Scope) -> bool:
+    """NUL and other control characters in a URL: never meaningful, refused by PostgreSQL."""
+    query = unquote(scope.get("query_string", b"").decode("latin-1"))
+    return any(ord(c) < 32 or ord(c) == 127 for c in scope["path"] + query)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _refusal(scope: Scope, limit: int) -> HTTPException | None:
+    """Why a request is refused before its body is read, if it is."""
+    headers = Headers(scope=scope)
+    declared = headers.get("content-length", "")
+    has_body = (declared.isdigit() and int(declared) > 0) or "transfer-encoding" in headers
+    if _has_control_characters(scope):
+        return HTTPException(400, "the URL contains control characters")
+    if declared.isdigit() and int(declared) > limit:
+        return problems.PayloadTooLarge(limit)
+    writes = scope["method"] in ("POST", "PUT", "PATCH")
+    content_type = headers.get("content-type", "")
+    if scope["path"] in IMAGE_PATHS:
+        if has_body and content_type.split(";", 1)[0].strip().lower() not in IMAGE_TYPES:
+            return problems.UnsupportedMediaType(content_type)
+        return None
+    if has_body and writes and not _is_json(content_type):
+        return problems.UnsupportedMediaType(headers.get("content-type", ""))
+    return None
+
+
+class RequestGuard:
+    """400 for control characters in the URL, 415 for a body that is not JSON, 413 once a
+    body passes its path's limit (counted as it is read, whatever Content-Length says)."""
+
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int], default: int):
+        self.app = app
+        self.limits = limits
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default)
+        refusal = _refusal(scope, limit)
+        if refusal is not None:
+            response = problems.problem_response(
+                refusal.status_code,
+                problems.HTTP_CODES[refusal.status_code],
+                str(refusal.detail),
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise problems.PayloadTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    worker: str  # running, stopped or off
+    jobs: dict[str, int]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with problem+json documented on every operation."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    model = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(model.pop("$defs", {}))
+    components["Problem"] = model
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            public = "security" not in operation
+            for status, entry in problems.problem_responses(public=public).items():
+                responses.setdefault(status, entry)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
+    """The API over ``ctx``; with ``start_worker`` the capture worker runs while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = jobs.Worker(ctx) if start_worker else None
+        if worker is not None:
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop)
+
+    app = FastAPI(
+        title="itptrace national node",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.worker = None
+    for module in (
+        routes_registry,
+        routes_issuer,
+        routes_capture,
+        routes_queries,
+        routes_ledger,
+        routes_verify,
+    ):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["node"], response_model=Health)
+    def health(request: Request) -> Health:
+        """Liveness and the capture queue; needs no token."""
+        worker: jobs.Worker | None = request.app.state.worker
+        state = "off" if worker is None else "running" if worker.alive else "stopped"
+        return Health(status="ok", version=__version__, worker=state, jobs=jobs.queue_counts(ctx))
+
+    problems.install(app)
+    app.add_middleware(RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT)
+    app.add_middleware(AuditMiddleware, ctx=ctx)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

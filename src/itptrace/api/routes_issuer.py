@@ -1,0 +1,251 @@
+"""``/issuer``: code requests (unit or aggregated), the codes of a request, deactivation and
+the public verification keys.
+
+Operators request codes for their own facilities; the issuer signs them with keys only it
+holds (ITP Art. 8.12). ``GET /issuer/keys`` is public: anyone may verify a code offline.
+Reading issued codes is a read of pack-level data and is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Generator, Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from itptrace.access import Actor
+from itptrace.api.deps import AUDITED, UI, Audit, Ident, Node, caller
+from itptrace.codes import lifecycle
+from itptrace.codes import service as issuer
+from itptrace.codes.model import Profile
+from itptrace.context import Context
+from itptrace.gs1.element import CodePayload, to_element_string
+
+router = APIRouter(prefix="/issuer", tags=["issuer"])
+RequestId = Annotated[int, Path(ge=1, le=2**53)]
+Requester = caller("issuer.request")
+Quantity = Annotated[int, Field(ge=1, le=100_000_000)]
+ProfileName = Literal["signed", "eu"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitRequestIn(_In):
+    kind: Literal["unit"]
+    operator_id: Ident
+    facility_id: Ident
+    machine_id: Ident
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
+    intended_market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+    quantity: Quantity
+    route: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
+    importer_id: Ident | None = None
+    profile: ProfileName | None = None
+
+
+class AggregateRequestIn(_In):
+    kind: Literal["aggregate"]
+    operator_id: Ident
+    facility_id: Ident
+    quantity: Quantity
+    profile: ProfileName | None = None
+
+
+class IssuedBatchOut(BaseModel):
+    request_id: int
+    kind: str
+    quantity: int
+    profile: str
+    key_id: str | None
+    gtin: str | None
+    product_code: str | None
+    expires_at: datetime
+
+
+class RequestOut(BaseModel):
+    request_id: int
+    kind: str
+    quantity: int
+    operator_id: str
+    facility_id: str
+    machine_id: str | None
+    gtin: str | None
+    product_code: str | None
+    intended_market: str | None
+    route: str | None
+    importer_id: str | None
+    profile: str
+    key_id: str | None
+    requested_at: datetime
+    expires_at: datetime
+
+
+class CodeOut(BaseModel):
+    code: str
+    gtin: str | None
+    key_id: str | None
+    tag: str | None
+    element_string: str
+
+
+class CodePage(BaseModel):
+    request_id: int
+    offset: int
+    codes: list[CodeOut]
+    next_offset: int | None
+
+
+class DeactivationIn(_In):
+    codes: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100, pattern=UI)]],
+        Field(min_length=1, max_length=100_000),
+    ]
+    reason: Annotated[str, Field(max_length=32)]
+    detail: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
+
+
+class Deactivated(BaseModel):
+    deactivated: int
+
+
+class KeyOut(BaseModel):
+    kid: str
+    alg: str
+    public_key: str
+    status: str
+    created_at: str
+    retired_at: str | None
+
+
+class KeySetOut(BaseModel):
+    format: str
+    country: str
+    issuer_code: str
+    serial_length: int
+    product_code_length: int
+    exported_at: str
+    keys: list[KeyOut]
+
+
+@router.post("/requests", status_code=201, response_model=IssuedBatchOut)
+def request_codes(
+    body: Annotated[UnitRequestIn | AggregateRequestIn, Field(discriminator="kind")],
+    ctx: Node,
+    response: Response,
+    actor: Actor = Requester,
+) -> object:
+    """Issue unit-level (EU ISU) or aggregated (EU ISA) UIs; all or nothing."""
+    profile = Profile(body.profile) if body.profile else None
+    if isinstance(body, UnitRequestIn):
+        unit = issuer.UnitRequest(
+            body.operator_id,
+            body.facility_id,
+            body.machine_id,
+            body.gtin,
+            body.intended_market.upper(),
+            body.quantity,
+            body.route,
+            body.importer_id,
+            profile,
+        )
+        batch = issuer.request_unit_codes(ctx, actor, unit)
+    else:
+        aggregate = issuer.AggregateRequest(
+            body.operator_id, body.facility_id, body.quantity, profile
+        )
+        batch = issuer.request_aggregate_codes(ctx, actor, aggregate)
+    response.headers["Location"] = f"/issuer/requests/{batch.request_id}"
+    return batch
+
+
+def _close(codes: Iterator[CodePayload]) -> None:
+    """End the service's generator now: it holds a database transaction until closed."""
+    if isinstance(codes, Generator):
+        codes.close()
+
+
+def _codes(ctx: Context, actor: Actor, request_id: int, start: int, stop: int) -> list[CodePayload]:
+    codes = lifecycle.request_codes(ctx, actor, request_id)
+    try:
+        return list(islice(codes, start, stop))
+    finally:
+        _close(codes)
+
+
+# Until the issuer offers a request lookup, the request is read through its first code.
+_FROM_RECORD = [name for name in RequestOut.model_fields if name != "quantity"]
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut)
+def get_request(request_id: RequestId, ctx: Node, actor: Actor = Requester) -> object:
+    """A code request: what was asked, by whom, and until when its codes are valid."""
+    codes = lifecycle.request_codes(ctx, actor, request_id)
+    try:
+        first = next(codes)
+        quantity = 1 + sum(1 for _ in codes)
+    finally:
+        _close(codes)
+    record = lifecycle.lookup_code(ctx, first.ui)
+    return RequestOut(quantity=quantity, **{k: getattr(record, k) for k in _FROM_RECORD})
+
+
+def _out(payload: CodePayload) -> CodeOut:
+    element = to_element_string(payload) if payload.gtin else payload.ui
+    return CodeOut(
+        code=payload.ui,
+        gtin=payload.gtin,
+        key_id=payload.key_id,
+        tag=payload.tag,
+        element_string=element,
+    )
+
+
+@router.get(
+    "/requests/{request_id}/codes",
+    response_model=CodePage,
+    openapi_extra=AUDITED,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def list_codes(
+    request_id: RequestId,
+    request: Request,
+    ctx: Node,
+    audit: Audit,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+    actor: Actor = Requester,
+) -> object:
+    """The issued codes of a request, a page at a time, as JSON or CSV (for printing)."""
+    page = [_out(p) for p in _codes(ctx, actor, request_id, offset, offset + limit)]
+    audit.result_count = len(page)
+    more = offset + len(page) if len(page) == limit else None
+    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["code", "gtin", "key_id", "tag", "element_string"])
+        for c in page:
+            writer.writerow([c.code, c.gtin or "", c.key_id or "", c.tag or "", c.element_string])
+        headers = {"X-Next-Offset": str(more)} if more is not None else None
+        return Response(out.getvalue(), media_type="text/csv", headers=headers)
+    return CodePage(request_id=request_id, offset=offset, codes=page, next_offset=more)
+
+
+@router.post("/deactivations", response_model=Deactivated)
+def deactivate(body: DeactivationIn, ctx: Node, actor: Actor = Requester) -> object:
+    """Deactivate codes (EU IDA) with a reason; all or none. History is never erased."""
+    count = lifecycle.deactivate_codes(ctx, actor, body.codes, body.reason, body.detail)
+    return Deactivated(deactivated=count)
+
+
+@router.get("/keys", response_model=KeySetOut)
+def public_keys(ctx: Node) -> object:
+    """The issuer's public verification keys and UI layout: public, no token needed."""
+    return lifecycle.export_public_keys(ctx)

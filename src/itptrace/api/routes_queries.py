@@ -1,0 +1,246 @@
+"""Questions about packs: EPCIS event query, trace, Article 8.4.1 report, where, contents,
+refused reports and the audit trail.
+
+Every route here but ``/audit`` reads pack-level data: each request leaves exactly one
+audit record (``AUDITED``). The services scope operators to their own data; the routes
+only translate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from itptrace.access import Actor
+from itptrace.api.deps import AUDITED, IDENT, PRINTABLE, Audit, Node, UiPath, caller
+from itptrace.auth import audit as audit_trail
+from itptrace.capture.epcis_serialize import to_jsonld
+from itptrace.queries import events as event_query
+from itptrace.queries import refused as refused_query
+from itptrace.queries import report as report_query
+from itptrace.queries import service as queries
+
+router = APIRouter(tags=["queries"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+EventReader, Tracer, Reporter = (
+    caller("query.events"),
+    caller("query.trace"),
+    caller("query.report"),
+)
+Locator, ContentsReader = caller("query.where"), caller("query.contents")
+RefusalReader, Auditor = caller("refused.read"), caller("audit.read")
+After = Annotated[int, Query(ge=0, le=2**53)]
+_TEXT: dict[str, Any] = {"type": "string", "maxLength": 2000, "pattern": PRINTABLE}
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+EPCIS_PARAMETERS: dict[str, Any] = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in [
+            *((n, _TEXT) for n in ("EQ_bizStep", "EQ_action", "EQ_eventType")),
+            *((n, _TIME) for n in ("GE_eventTime", "LT_eventTime")),
+            *((n, _TIME) for n in ("GE_recordTime", "LT_recordTime")),
+            *((n, _TEXT) for n in ("MATCH_epc", "MATCH_parentID", "MATCH_anyEPC")),
+            *((n, _TEXT) for n in ("EQ_bizLocation", "EQ_readPoint", "nextPageToken")),
+            ("perPage", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        ]
+    ],
+    **AUDITED,
+}
+
+
+class EpcisQueryDocument(BaseModel):
+    """An EPCIS 2.0 ``EPCISQueryDocument`` (JSON-LD) holding the matching events."""
+
+    model_config = ConfigDict(extra="allow")
+    context: list[Any] = Field(alias="@context")
+    type: str
+    schema_version: str = Field(alias="schemaVersion")
+    creation_date: str = Field(alias="creationDate")
+    epcis_body: dict[str, Any] = Field(alias="epcisBody")
+
+
+class TraceEntryOut(BaseModel):
+    seq: int
+    event_id: str
+    message_type: str
+    event_time: datetime
+    recorded_at: datetime
+    originator_id: str
+    facility_id: str | None
+    via: str | None
+    flags: list[str]
+    recalled: bool
+    details: dict[str, Any]
+
+
+class ReportItemOut(BaseModel):
+    key: str
+    title: str
+    present: bool
+    value: Any
+    sources: list[str]
+
+
+class ReportOut(BaseModel):
+    ui: str
+    completeness: float
+    missing: list[str]
+    items: list[ReportItemOut]
+
+
+class WhereOut(BaseModel):
+    ui: str
+    kind: str
+    status: str
+    facility_id: str | None
+    custodian_id: str | None
+    parent: str | None
+    top: str
+    destination_facility_id: str | None
+    destination_kind: str | None
+    destination_country: str | None
+    gtin: str | None
+
+
+class NodeOut(BaseModel):
+    ui: str
+    units: int
+    children: list[NodeOut]
+
+
+class RefusalOut(BaseModel):
+    id: int
+    received_at: datetime
+    originator_id: str | None
+    event_id: str | None
+    message_type: str | None
+    problems: list[dict[str, Any]]
+    payload: dict[str, Any]
+
+
+class AuditRowOut(BaseModel):
+    seq: int
+    at: datetime
+    user: str | None
+    role: str | None
+    operator_id: str | None
+    purpose: str | None
+    method: str
+    endpoint: str
+    params: dict[str, Any]
+    result_count: int
+    outcome: str
+    status: int
+
+
+@router.get("/events", response_model=EpcisQueryDocument, openapi_extra=EPCIS_PARAMETERS)
+def query_events(
+    request: Request, ctx: Node, audit: Audit, actor: Actor = EventReader
+) -> JSONResponse:
+    """Stored events matching EPCIS 2.0 SimpleEventQuery parameters, a page at a time;
+    the next page is in ``Link: <...>; rel="next"``."""
+    query = request.query_params
+    params = {name: ",".join(query.getlist(name)) for name in dict.fromkeys(query.keys())}
+    page = event_query.query_events(ctx, actor, params)
+    audit.result_count = len(page.events)
+    document = to_jsonld(
+        page.events, kind="query", query_name="SimpleEventQuery", creation_date=ctx.clock.now()
+    )
+    headers = {}
+    if page.next_page_token:
+        following = request.url.include_query_params(nextPageToken=page.next_page_token)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return JSONResponse(document, headers=headers)
+
+
+@router.get("/uis/{ui}/trace", response_model=list[TraceEntryOut], openapi_extra=AUDITED)
+def trace(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Tracer) -> object:
+    """The history of a pack, with its containers' events while it was inside them."""
+    entries = queries.trace(ctx, actor, ui)
+    audit.result_count = len(entries)
+    return entries
+
+
+@router.get("/uis/{ui}/report", response_model=ReportOut, openapi_extra=AUDITED)
+def report(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Reporter) -> object:
+    """Article 8.4.1 items (a) to (j) of a unit pack, each with its sources."""
+    found = report_query.report(ctx, actor, ui)
+    audit.result_count = 1
+    items = [
+        ReportItemOut(
+            key=i.key, title=i.title, present=i.present, value=i.value, sources=list(i.sources)
+        )
+        for i in found.items
+    ]
+    return ReportOut(
+        ui=found.ui, completeness=found.completeness, missing=found.missing, items=items
+    )
+
+
+@router.get("/uis/{ui}/where", response_model=WhereOut, openapi_extra=AUDITED)
+def where(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Locator) -> object:
+    """Current status, location and custodian (those of the outermost container)."""
+    found = queries.where(ctx, actor, ui)
+    audit.result_count = 1
+    return found
+
+
+def _tree(node: queries.Node) -> NodeOut:
+    return NodeOut(ui=node.ui, units=node.unit_count, children=[_tree(c) for c in node.children])
+
+
+@router.get("/aggregates/{aui}/contents", response_model=NodeOut, openapi_extra=AUDITED)
+def contents(
+    aui: UiPath,
+    ctx: Node,
+    audit: Audit,
+    at: Annotated[AwareDatetime | None, Query(description="an instant; default now")] = None,
+    actor: Actor = ContentsReader,
+) -> object:
+    """The tree inside a container down to unit packs, now or at a past instant."""
+    tree = queries.contents(ctx, actor, aui, at)
+    audit.result_count = tree.unit_count
+    return _tree(tree)
+
+
+@router.get("/refused", response_model=list[RefusalOut], openapi_extra=AUDITED)
+def refused(
+    ctx: Node,
+    audit: Audit,
+    originator: Annotated[str | None, Query(max_length=32, pattern=IDENT)] = None,
+    limit: Limit = 100,
+    after: After = 0,
+    actor: Actor = RefusalReader,
+) -> object:
+    """Refused reports with their reasons, oldest first; an operator sees its own."""
+    rows = refused_query.list_refused(ctx, actor, originator=originator, limit=limit, after=after)
+    audit.result_count = len(rows)
+    return rows
+
+
+@router.get("/audit", response_model=list[AuditRowOut])
+def audit_records(
+    ctx: Node,
+    user: Annotated[str | None, Query(max_length=100, pattern=PRINTABLE)] = None,
+    endpoint: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Limit = 100,
+    after: After = 0,
+    actor: Actor = Auditor,
+) -> object:
+    """The audit trail: who read which pack-level data, or was refused, when and why."""
+    return audit_trail.list_audit(
+        ctx,
+        actor,
+        user=user,
+        endpoint=endpoint,
+        since=since,
+        until=until,
+        limit=limit,
+        after=after,
+    )

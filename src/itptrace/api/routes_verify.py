@@ -1,0 +1,286 @@
+"""``/verify`` (a scan, or a photo of one), ``/verify/offline-bundle`` and ``/alerts``.
+
+Inspectors and authorities verify (``verify``); alerts are for authorities (the service
+refuses other roles). Every route reads pack-level data and is audited. ``POST /verify``
+is idempotent by ``scan_id``: a resubmitted scan answers the stored verification with
+``repeated: true``. ``POST /verify/image`` takes ``multipart/form-data`` (an ``image``
+part and the same fields as ``/verify`` as form fields) or a bare ``image/png`` or
+``image/jpeg`` body with the fields as query parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from itptrace.access import Actor
+from itptrace.api.deps import AUDITED, PRINTABLE, Audit, Node, Text, caller
+from itptrace.clock import parse_instant
+from itptrace.context import Context
+from itptrace.verify import alerts as alerting
+from itptrace.verify import exchange
+from itptrace.verify.model import PackFacts, Place, ScanInput, Verification, VerifyError
+from itptrace.verify.service import decode_photo, verify
+
+router = APIRouter(tags=["verify"])
+Verifier = caller("verify")
+AlertId = Annotated[int, Path(ge=1, le=2**53)]
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanFields(_In):
+    """Where and when a code was scanned, and what the inspector sees on the pack."""
+
+    scan_id: uuid.UUID
+    country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+    place: Text | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    scanned_at: AwareDatetime | None = None
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{8,14}$")] | None = None
+    brand: Text | None = None
+
+
+class VerifyIn(ScanFields):
+    scan: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
+
+
+class FindingOut(BaseModel):
+    code: str
+    verdict: str
+    message: str
+    evidence: dict[str, Any]
+
+
+class PlaceOut(BaseModel):
+    country: str
+    name: str | None
+    lat: float | None
+    lon: float | None
+
+
+class VerificationOut(BaseModel):
+    scan_id: str
+    verdict: str
+    reasons: list[FindingOut]
+    ui: str | None
+    facts: dict[str, Any] | None
+    scanned_at: datetime
+    place: PlaceOut
+    source: str
+    alerts: list[int]
+    repeated: bool
+
+
+class BundleOut(BaseModel):
+    """The bundle's files, base64: write each under its name to get a bundle directory."""
+
+    files: dict[str, str]
+    bundle_key: str
+
+
+class AlertOut(BaseModel):
+    id: int
+    type: str
+    severity: str
+    ui: str | None
+    uis: list[str]
+    evidence: dict[str, Any]
+    scan_id: str
+    raised_at: datetime
+    status: str
+    status_by: str
+    status_at: datetime
+    note: str
+
+
+class StatusIn(_In):
+    status: Annotated[str, Field(pattern=r"^(open|investigating|closed)$")]
+    note: Annotated[str, Field(max_length=500, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")] = ""
+
+
+def _out(v: Verification) -> VerificationOut:
+    facts = v.facts.__dict__ if isinstance(v.facts, PackFacts) else None
+    return VerificationOut(
+        scan_id=v.scan_id,
+        verdict=v.verdict.value,
+        reasons=[
+            FindingOut(code=f.code, verdict=f.verdict, message=f.message, evidence=f.evidence)
+            for f in v.reasons
+        ],
+        ui=v.ui,
+        facts=facts,
+        scanned_at=v.scanned_at,
+        place=PlaceOut(**v.place.__dict__),
+        source=v.source,
+        alerts=list(v.alerts),
+        repeated=v.repeated,
+    )
+
+
+def _verify(ctx: Context, actor: Actor, text: str, fields: ScanFields, source: str) -> Any:
+    scan = ScanInput(
+        text,
+        Place(fields.country, fields.place, fields.lat, fields.lon),
+        fields.scanned_at or ctx.clock.now(),
+        str(fields.scan_id),
+        fields.gtin,
+        fields.brand,
+        source,
+    )
+    return _out(verify(ctx, actor, scan))
+
+
+@router.post("/verify", response_model=VerificationOut, openapi_extra=AUDITED)
+def verify_scan(body: VerifyIn, ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+    """Verify one scanned or typed code: a verdict, its reasons and the pack's facts."""
+    found = _verify(ctx, actor, body.scan, body, "online")
+    audit.result_count = 1
+    return found
+
+
+def _form(content_type: str, body: bytes) -> tuple[bytes | None, dict[str, str]]:
+    """The image part and the text fields of a multipart/form-data body."""
+    try:
+        head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+        message = BytesParser(policy=HTTP).parsebytes(head + body)
+        parts = list(message.iter_parts()) if message.is_multipart() else None
+    except Exception:  # the stdlib parser's errors are many; all mean "unreadable body"
+        parts = None
+    if parts is None:
+        raise VerifyError("the multipart body cannot be read", subject="image")
+    image, fields = None, {}
+    for part in parts:
+        try:
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True)
+        except Exception:  # noqa: S112 - a malformed part is skipped, as an absent one is
+            continue
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            continue
+        if name == "image":
+            image = data
+        else:
+            fields[name] = data.decode("utf-8", "replace")
+    return image, fields
+
+
+def _fields(raw: dict[str, str]) -> ScanFields:
+    values: dict[str, Any] = {k: v for k, v in raw.items() if v != ""}
+    if "scanned_at" in values:
+        try:
+            values["scanned_at"] = parse_instant(values["scanned_at"])
+        except ValueError:
+            raise VerifyError(
+                "scanned_at: not an ISO 8601 instant with an offset", subject="scanned_at"
+            ) from None
+    try:
+        return ScanFields(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise VerifyError(f"{where}: {first['msg']}", subject=where) from None
+
+
+IMAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image", "scan_id", "country"],
+                    "properties": {
+                        "image": {"type": "string", "format": "binary"},
+                        **{
+                            name: {"type": "string", "pattern": PRINTABLE}
+                            for name in ScanFields.model_fields
+                        },
+                    },
+                }
+            },
+            **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
+        },
+    },
+    **AUDITED,
+}
+
+
+@router.post("/verify/image", response_model=VerificationOut, openapi_extra=IMAGE_BODY)
+async def verify_image(
+    request: Request, ctx: Node, audit: Audit, actor: Actor = Verifier
+) -> object:
+    """Decode the Data Matrix in a photo (rotated or slightly blurred is fine), then verify."""
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if content_type.split(";")[0].strip().lower() in IMAGE_TYPES:
+        image: bytes | None = body
+        raw = {k: v for k, v in request.query_params.items()}
+    elif content_type.lower().startswith("multipart/form-data"):
+        image, raw = _form(content_type, body)
+    else:
+        raise VerifyError("send multipart/form-data or an image/png or image/jpeg body")
+    if not image:
+        raise VerifyError("no image in the request", subject="image")
+    fields = _fields(raw)
+    text = await run_in_threadpool(decode_photo, image)
+    found = await run_in_threadpool(_verify, ctx, actor, text, fields, "image")
+    audit.result_count = 1
+    return found
+
+
+@router.get("/verify/offline-bundle", response_model=BundleOut, openapi_extra=AUDITED)
+def offline_bundle(ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+    """A fresh signed offline bundle (public keys, code patterns, revoked UIs)."""
+    files = exchange.offline_bundle(ctx, actor)
+    audit.result_count = 1
+    return BundleOut(
+        files={name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
+        bundle_key=exchange.bundle_signer(ctx),
+    )
+
+
+@router.get("/alerts", response_model=list[AlertOut], openapi_extra=AUDITED)
+def list_alerts(
+    ctx: Node,
+    audit: Audit,
+    status: Annotated[str | None, Query(pattern=r"^(open|investigating|closed)$")] = None,
+    type: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    actor: Actor = Verifier,
+) -> object:
+    """Alerts raised by verifications, oldest first (authorities)."""
+    found = alerting.list_alerts(ctx, actor, status=status, type_=type, limit=limit, after=after)
+    audit.result_count = len(found)
+    return [AlertOut(**{**a.__dict__, "status": a.status.value}) for a in found]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut, openapi_extra=AUDITED)
+def get_alert(alert_id: AlertId, ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+    """One alert with its evidence and current status."""
+    a = alerting.get_alert(ctx, actor, alert_id)
+    audit.result_count = 1
+    return AlertOut(**{**a.__dict__, "status": a.status.value})
+
+
+@router.post("/alerts/{alert_id}/status", response_model=AlertOut, openapi_extra=AUDITED)
+def set_alert_status(
+    alert_id: AlertId, body: StatusIn, ctx: Node, audit: Audit, actor: Actor = Verifier
+) -> object:
+    """Change an alert's status; who and when are recorded, earlier statuses are kept."""
+    a = alerting.set_alert_status(ctx, actor, alert_id, body.status, body.note)
+    audit.result_count = 1
+    return AlertOut(**{**a.__dict__, "status": a.status.value})

@@ -1,0 +1,200 @@
+"""``itptrace verify scan|export-offline|sync`` and ``itptrace alerts list|show|set-status``.
+
+``verify scan`` verifies a typed or scanned code (or ``--image`` a photo of one) against the
+node, or with ``--offline DIR`` against an offline bundle alone (no database, no network;
+the scan is queued in DIR for ``verify sync``). It exits 0 for an authentic pack, 3 for any
+other verdict and 1 when the verification itself is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from itptrace.access import local_authority
+from itptrace.cli.common import console, handles_errors, node, print_json
+from itptrace.clock import parse_instant
+from itptrace.verify import alerts as alerting
+from itptrace.verify import exchange, queue
+from itptrace.verify.bundle import verify_offline_bundle
+from itptrace.verify.model import Place, ScanInput, Verdict, VerifyError
+from itptrace.verify.service import decode_photo, verify
+
+app = typer.Typer(help="Verify codes as an inspector: online, offline or from a photo.")
+alerts_app = typer.Typer(help="Alerts raised by verifications, for the authorities.")
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NOT_AUTHENTIC = 3  # 1 is a refusal, 2 a usage error (click)
+
+
+def _scan_text(code: str | None, image: Path | None) -> str:
+    if (code is None) == (image is None):
+        raise VerifyError("give either a code or --image, not both or neither")
+    return decode_photo(image) if image is not None else str(code)
+
+
+def _say_verdict(verdict: Verdict, lines: list[str]) -> None:
+    console.print(f"{verdict.value.upper()}", markup=False, highlight=False)
+    for line in lines:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("scan")
+@handles_errors
+def scan(
+    code: Annotated[str | None, typer.Argument(help="the scanned or typed code")] = None,
+    country: Annotated[str, typer.Option(help="where it is scanned, ISO 3166-1 alpha-2")] = "",
+    image: Annotated[Path | None, typer.Option(help="a photo of the code instead")] = None,
+    offline: Annotated[Path | None, typer.Option(help="verify from this bundle only")] = None,
+    trust: Annotated[
+        list[str] | None, typer.Option(help="bundle public key to trust (repeatable)")
+    ] = None,
+    place: Annotated[str | None, typer.Option(help="place name")] = None,
+    lat: Annotated[float | None, typer.Option(help="latitude")] = None,
+    lon: Annotated[float | None, typer.Option(help="longitude")] = None,
+    gtin: Annotated[str | None, typer.Option(help="GTIN printed on the pack")] = None,
+    brand: Annotated[str | None, typer.Option(help="brand seen on the pack")] = None,
+    scan_id: Annotated[str | None, typer.Option(help="scan UUID (default: a new one)")] = None,
+    at: Annotated[str | None, typer.Option(help="scan time, ISO 8601 (default: now)")] = None,
+    as_json: Json = False,
+) -> None:
+    """Verify one code; exit 0 if authentic, 3 for any other verdict."""
+    if not country:
+        raise VerifyError("--country is required (ISO 3166-1 alpha-2, e.g. KE)")
+    text = _scan_text(code, image)
+    where = Place(country, place, lat, lon)
+    ident = scan_id or str(uuid.uuid4())
+    if offline is not None:
+        now = parse_instant(at) if at else datetime.now(UTC)
+        check = verify_offline_bundle(text, offline, now, trust)
+        scan_input = ScanInput(text, where, now, ident, gtin, brand, source="offline")
+        queue.enqueue(offline, scan_input, check.verdict.value)
+        if as_json:
+            print_json({"scan_id": scan_input.scan_id, "offline": True, **check.__dict__})
+        else:
+            lines = [f"[{r.code.value}] {r.message}" for r in check.reasons]
+            lines.append(f"queued as {scan_input.scan_id} for upload (verify sync)")
+            _say_verdict(check.verdict, lines)
+        verdict = check.verdict
+    else:
+        ctx = node()
+        when = parse_instant(at) if at else ctx.clock.now()
+        source = "image" if image is not None else "online"
+        result = verify(
+            ctx, local_authority(), ScanInput(text, where, when, ident, gtin, brand, source)
+        )
+        if as_json:
+            print_json(result)
+        else:
+            lines = [f"[{r.code.value}] {r.message}" for r in result.reasons]
+            facts = result.facts
+            if facts is not None:
+                lines.append(
+                    f"{facts.brand or facts.gtin} by {facts.manufacturer or facts.manufacturer_id}"
+                    f", made {facts.manufactured_at or 'unknown'} at {facts.facility}, "
+                    f"for {facts.intended_market or '-'}, held by {facts.custodian or '-'}"
+                )
+            lines += [f"alert {a} raised" for a in result.alerts]
+            _say_verdict(result.verdict, lines)
+        verdict = result.verdict
+    if verdict is not Verdict.AUTHENTIC:
+        raise typer.Exit(NOT_AUTHENTIC)
+
+
+@app.command("export-offline")
+@handles_errors
+def export_offline(
+    out: Annotated[Path, typer.Option(help="directory for the bundle")],
+    as_json: Json = False,
+) -> None:
+    """Write a signed offline bundle: public keys, code patterns, revoked UIs (Bloom filter)."""
+    ctx = node()
+    path = exchange.export_offline_bundle(ctx, local_authority(), out)
+    manifest = json.loads((path / "bundle.json").read_text())
+    summary = {
+        "directory": str(path),
+        "valid_until": manifest["valid_until"],
+        "revoked_entries": manifest["revoked"]["entries"],
+        "false_positive_rate": manifest["revoked"]["false_positive_rate"],
+        "bundle_key": exchange.bundle_signer(ctx),
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(
+            f"bundle written to {path}: {summary['revoked_entries']} revoked UIs, "
+            f"false-positive rate {summary['false_positive_rate']:.2g}, valid until "
+            f"{summary['valid_until']}, signed by bundle key {summary['bundle_key']}",
+            markup=False,
+        )
+
+
+@app.command("sync")
+@handles_errors
+def sync(
+    bundle: Annotated[Path, typer.Option(help="the bundle directory holding queued scans")],
+    as_json: Json = False,
+) -> None:
+    """Upload the scans queued offline; each is stored once, whatever happens."""
+    result = exchange.sync_offline_scans(node(), local_authority(), bundle)
+    if as_json:
+        print_json(result)
+    else:
+        verdicts = [v.verdict.value for v in result.verifications]
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in sorted(set(verdicts)))
+        console.print(
+            f"{result.uploaded} uploaded, {result.repeated} already stored, "
+            f"{len(result.failed)} refused" + (f" ({counts})" if counts else ""),
+            markup=False,
+        )
+    for failure in result.failed:
+        console.print(f"refused: {failure}", markup=False)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+@handles_errors
+def list_alerts(
+    status: Annotated[str | None, typer.Option(help="open, investigating or closed")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="alert type")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    after: Annotated[int, typer.Option(help="only alerts after this id")] = 0,
+    as_json: Json = False,
+) -> None:
+    """Alerts, oldest first."""
+    found = alerting.list_alerts(
+        node(), local_authority(), status=status, type_=type_, limit=limit, after=after
+    )
+    if as_json:
+        print_json(found)
+        return
+    for a in found:
+        console.print(
+            f"{a.id}\t{a.status.value}\t{a.severity}\t{a.type}\t{a.ui or '-'}\t"
+            f"{a.raised_at.isoformat()}",
+            markup=False,
+        )
+
+
+@alerts_app.command("show")
+@handles_errors
+def show_alert(alert_id: int) -> None:
+    """One alert with its evidence."""
+    print_json(alerting.get_alert(node(), local_authority(), alert_id))
+
+
+@alerts_app.command("set-status")
+@handles_errors
+def set_status(
+    alert_id: int,
+    status: Annotated[str, typer.Argument(help="open, investigating or closed")],
+    note: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Change an alert's status (the change is recorded with who and when)."""
+    alert = alerting.set_alert_status(node(), local_authority(), alert_id, status, note)
+    console.print(f"alert {alert.id} is {alert.status.value}", markup=False)

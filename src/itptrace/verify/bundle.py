@@ -1,0 +1,233 @@
+"""The offline bundle: what an inspector's device needs to verify codes with no network.
+
+A bundle is a directory of three files:
+
+* ``bundle.json``: format ``itptrace-offline-bundle/1``, the Party, ``created_at`` and
+  ``valid_until``, the issuer's public keys and UI layout (``itptrace keys export``), the
+  code patterns, and the description of the revocation filters (per reason: entries, bits,
+  hashes, offset in ``revoked.bin``, false-positive rate) with the SHA-256 of ``revoked.bin``;
+* ``revoked.bin``: the Bloom filters of deactivated, stolen, lost and recalled UIs;
+* ``bundle.sig``: an Ed25519 signature of ``bundle.json``'s bytes by the node's bundle key
+  (``<key_dir>/bundle``, never the issuer's code-signing key), with its key id.
+
+``verify_offline_bundle`` refuses an expired or badly signed bundle (``BundleError``), then
+checks the code's signature and looks its UI up in the filters. Pass ``trusted_keys`` (the
+node's bundle public keys, provisioned on the device) to also check the bundle's origin;
+without it only its integrity is checked. Scans made offline wait in ``queue.jsonl`` for
+``exchange.sync_offline_scans``. Nothing here touches a database or the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from itptrace.clock import parse_instant
+from itptrace.codes.offline import PublicKeySet, Reason, verify_offline
+from itptrace.codes.signing import b64url_decode_strict, b64url_encode, public_raw, tag_is_valid
+from itptrace.verify.bloom import BloomFilter
+from itptrace.verify.model import (
+    CATALOGUE,
+    DEACTIVATION_REASON_CODES,
+    Finding,
+    ReasonCode,
+    Verdict,
+    VerifyError,
+    verdict_of,
+)
+from itptrace.verify.rules import AUTH_FAILURES
+
+BUNDLE_FORMAT = "itptrace-offline-bundle/1"
+SIGNATURE_FORMAT = "itptrace-bundle-signature/1"
+MANIFEST, FILTERS, SIGNATURE = "bundle.json", "revoked.bin", "bundle.sig"
+
+
+class BundleError(VerifyError):
+    """A bundle that must not be used: missing, damaged, badly signed or expired."""
+
+    code = "bundle_refused"
+
+
+@dataclass(frozen=True)
+class OfflineCheck:
+    """The verdict a device reaches from the bundle alone."""
+
+    verdict: Verdict
+    reasons: tuple[Finding, ...]
+    ui: str | None
+    gtin: str | None
+    valid_until: datetime
+
+
+def bundle_files(
+    manifest: dict[str, Any], filters: dict[str, BloomFilter], key: Ed25519PrivateKey
+) -> dict[str, bytes]:
+    """The three files of a bundle, by name; ``manifest`` gets the filter description."""
+    blob, described, offset = bytearray(), [], 0
+    for reason, bloom in filters.items():
+        described.append(
+            {
+                "reason": reason,
+                "count": bloom.count,
+                "bits": bloom.bits,
+                "hashes": bloom.hashes,
+                "offset": offset,
+                "length": len(bloom.data),
+                "salt": b64url_encode(bloom.salt),
+                "false_positive_rate": bloom.false_positive_rate,
+            }
+        )
+        blob += bloom.data
+        offset += len(bloom.data)
+    manifest = {
+        **manifest,
+        "revoked": {
+            **manifest.get("revoked", {}),
+            "file": FILTERS,
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "filters": described,
+        },
+    }
+    body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    raw = public_raw(key)
+    signature = {
+        "format": SIGNATURE_FORMAT,
+        "alg": "Ed25519",
+        "kid": hashlib.sha256(raw).hexdigest()[:8],
+        "public_key": b64url_encode(raw),
+        "signature": b64url_encode(key.sign(body)),
+    }
+    return {
+        MANIFEST: body,
+        FILTERS: bytes(blob),
+        SIGNATURE: json.dumps(signature, indent=1).encode(),
+    }
+
+
+def write_files(out_dir: Path, files: dict[str, bytes]) -> Path:
+    """Write a bundle's files; the signature last, so a half-written bundle never verifies."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (FILTERS, MANIFEST, SIGNATURE):
+        if name not in files:
+            raise BundleError(f"the bundle lacks {name}")
+        temporary = out_dir / (name + ".tmp")
+        temporary.write_bytes(files[name])
+        temporary.replace(out_dir / name)
+    return out_dir
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    manifest: dict[str, Any]
+    keyset: PublicKeySet
+    filters: dict[str, BloomFilter]
+    signer: str
+    valid_until: datetime
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read the offline bundle: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(directory: Path, _stamp: tuple[int, ...]) -> LoadedBundle:
+    body = _read(directory / MANIFEST)
+    blob = _read(directory / FILTERS)
+    try:
+        signature = json.loads(_read(directory / SIGNATURE))
+        public = b64url_decode_strict(signature["public_key"]) or b""
+        manifest = json.loads(body)
+        signed = tag_is_valid(public, body, signature["signature"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"the offline bundle is damaged: {exc}") from None
+    if not signed or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError("the offline bundle's signature does not verify")
+    revoked = manifest["revoked"]
+    if hashlib.sha256(blob).hexdigest() != revoked["sha256"]:
+        raise BundleError("the offline bundle's revocation list does not match its signature")
+    filters = {
+        f["reason"]: BloomFilter(
+            f["bits"],
+            f["hashes"],
+            base64.urlsafe_b64decode(f["salt"] + "=="),
+            bytearray(blob[f["offset"] : f["offset"] + f["length"]]),
+            f["count"],
+        )
+        for f in revoked["filters"]
+    }
+    keyset = PublicKeySet.from_json(manifest["public_keys"])
+    return LoadedBundle(
+        manifest, keyset, filters, signature["public_key"], parse_instant(manifest["valid_until"])
+    )
+
+
+def load_bundle(
+    directory: Path, now: datetime, trusted_keys: Collection[str] | None = None
+) -> LoadedBundle:
+    """The bundle in ``directory``, checked: signature, integrity, origin and validity."""
+    directory = directory.resolve()
+    try:
+        stamp = tuple((directory / n).stat().st_mtime_ns for n in (MANIFEST, FILTERS, SIGNATURE))
+    except OSError as exc:
+        raise BundleError(f"no offline bundle in {directory}: {exc}") from None
+    bundle = _load_cached(directory, stamp)
+    if trusted_keys is not None and bundle.signer not in trusted_keys:
+        raise BundleError("the offline bundle is not signed by a trusted bundle key")
+    if now >= bundle.valid_until:
+        raise BundleError(
+            f"the offline bundle expired on {bundle.valid_until.isoformat()}: fetch a new one"
+        )
+    return bundle
+
+
+def check_offline(bundle: LoadedBundle, scan_text: str) -> OfflineCheck:
+    """The verdict on one code from a loaded, checked bundle."""
+    offline = verify_offline(scan_text, bundle.keyset)
+    payload = offline.payload
+    ui = payload.ui if payload else None
+    findings: list[Finding] = []
+    if offline.reason in AUTH_FAILURES:
+        findings.append(Finding(AUTH_FAILURES[offline.reason], offline.detail))
+    elif offline.reason is Reason.NO_TAG:
+        findings.append(Finding(ReasonCode.NOT_VERIFIABLE_OFFLINE, offline.detail))
+    if ui is not None and offline.reason in (Reason.VALID, Reason.NO_TAG):
+        for reason, bloom in bundle.filters.items():
+            if ui in bloom:
+                code = DEACTIVATION_REASON_CODES.get(reason, ReasonCode.DEACTIVATED)
+                rate = bloom.false_positive_rate
+                findings.append(
+                    Finding(
+                        code,
+                        f"{CATALOGUE[code][1]} (offline list; false-positive rate {rate:.2g})",
+                        {"false_positive_rate": rate},
+                    )
+                )
+    return OfflineCheck(
+        verdict_of(findings),
+        tuple(findings),
+        ui,
+        payload.gtin if payload else None,
+        bundle.valid_until,
+    )
+
+
+def verify_offline_bundle(
+    scan_text: str,
+    bundle_dir: Path,
+    now: datetime,
+    trusted_keys: Collection[str] | None = None,
+) -> OfflineCheck:
+    """Verify a scanned code from the bundle alone (see the module docstring)."""
+    return check_offline(load_bundle(bundle_dir, now, trusted_keys), scan_text)

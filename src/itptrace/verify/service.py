@@ -1,0 +1,170 @@
+"""Inspector verification: one scan in, a verdict with its reasons and the pack's facts out.
+
+``verify`` checks the code's signature with the node's own public keys, the issuer's and
+the repository's records, the market, movements and custody of the pack and every earlier
+authenticated sighting of the same UI (see ``rules``). Every verification is stored as a
+scan, exactly once per scan id: a resubmitted scan answers the stored verification (with
+``repeated`` set) and is neither stored nor counted again; a different scan under a used
+scan id is refused. Alerts raised by the scan are stored in the same transaction.
+No network call is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from itptrace.access import Actor, require
+from itptrace.context import Context
+from itptrace.errors import Conflict
+from itptrace.gs1.datamatrix import DataMatrixError, decode_image
+from itptrace.verify import alerts, store
+from itptrace.verify.facts import gather, public_keyset
+from itptrace.verify.model import (
+    CLOCK_SKEW,
+    Finding,
+    PackFacts,
+    Place,
+    Policy,
+    ReasonCode,
+    ScanInput,
+    Verdict,
+    Verification,
+    VerifyError,
+    verdict_of,
+)
+from itptrace.verify.rules import is_authenticated, judge
+
+
+def fingerprint(scan: ScanInput) -> str:
+    """What makes two submissions the same scan (the source is not part of it)."""
+    body = asdict(scan)
+    body.pop("source")
+    body["scanned_at"] = scan.scanned_at.isoformat()
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored(row: Any, alert_ids: tuple[int, ...]) -> Verification:
+    reasons = tuple(
+        Finding(ReasonCode(r["code"]), r["message"], r.get("evidence", {}))
+        for r in json.loads(row.reasons)
+    )
+    facts = json.loads(row.facts)
+    return Verification(
+        row.scan_id,
+        Verdict(row.verdict),
+        reasons,
+        row.ui,
+        PackFacts(**facts) if facts else None,
+        store.aware(row.scanned_at),
+        Place(row.country, row.place, row.lat, row.lon),
+        row.source,
+        alert_ids,
+        repeated=True,
+    )
+
+
+def _repeat(ctx: Context, scan: ScanInput, print_: str) -> Verification | None:
+    with ctx.db.transaction() as conn:
+        row = store.find_scan(conn, scan.scan_id)
+        if row is None:
+            return None
+        if row.fingerprint != print_:
+            raise Conflict(
+                f"scan id {scan.scan_id} is already used by a different scan",
+                subject=scan.scan_id,
+                code="scan_id_reused",
+            )
+        return _stored(row, store.alerts_of_scan(conn, scan.scan_id))
+
+
+def verify(
+    ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None = None
+) -> Verification:
+    """Verify one scan and store it (see the module docstring)."""
+    require(actor, "verify")
+    now = ctx.clock.now()
+    if scan.scanned_at > now + CLOCK_SKEW:
+        raise VerifyError(
+            f"scan time {scan.scanned_at.isoformat()} is in the future", subject="scanned_at"
+        )
+    print_ = fingerprint(scan)
+    # A resubmission is found when its insert collides (below), so the common case, a new
+    # scan, costs no extra read.
+    facts, pack = gather(ctx, actor, scan, public_keyset(ctx))
+    findings = judge(facts, policy)
+    verdict = verdict_of(findings)
+    ui = facts.auth.ui
+    values = {
+        "scan_id": scan.scan_id,
+        "recorded_at": now,
+        "scanned_at": scan.scanned_at,
+        "ui": ui[:100] if ui else None,
+        "text": scan.text,
+        "country": scan.place.country,
+        "place": scan.place.name,
+        "lat": scan.place.lat,
+        "lon": scan.place.lon,
+        "source": scan.source[:16],
+        "user_name": actor.name[:100],
+        "role": actor.role.value,
+        "observed_gtin": (scan.observed_gtin or "")[:14] or None,
+        "observed_brand": (scan.observed_brand or "")[:200] or None,
+        "fingerprint": print_,
+        "verdict": verdict.value,
+        "sighting": is_authenticated(facts),
+        "reasons": json.dumps(
+            [
+                {"code": f.code.value, "message": f.message, "evidence": f.evidence}
+                for f in findings
+            ],
+            default=str,
+        ),
+        "facts": json.dumps(asdict(pack) if pack else None),
+    }
+    try:
+        with ctx.db.transaction() as conn:
+            store.insert_scan(conn, values)
+            raised = alerts.raise_alerts(conn, actor, scan, ui, findings, now)
+    except IntegrityError:
+        # The same scan id arrived twice at once: the other one was stored first.
+        again = _repeat(ctx, scan, print_)
+        if again is None:
+            raise
+        return again
+    return Verification(
+        scan.scan_id,
+        verdict,
+        tuple(findings),
+        ui,
+        pack,
+        scan.scanned_at,
+        scan.place,
+        scan.source,
+        raised,
+    )
+
+
+def decode_photo(image: Path | bytes) -> str:
+    """The text of the one Data Matrix in a photo (rotation and slight blur are fine)."""
+    try:
+        found = list(dict.fromkeys(decode_image(image)))
+    except DataMatrixError as exc:
+        raise VerifyError(str(exc), subject="image", code="image_unreadable") from None
+    if not found:
+        raise VerifyError(
+            "no readable Data Matrix in the image", subject="image", code="no_code_in_image"
+        )
+    if len(found) > 1:
+        raise VerifyError(
+            f"the image holds {len(found)} different codes: photograph one pack at a time",
+            subject="image",
+            code="several_codes_in_image",
+        )
+    return found[0]

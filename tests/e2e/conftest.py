@@ -1,0 +1,293 @@
+"""A real node over real HTTP: one server process per test module, on both databases.
+
+``database_url`` is overridden here with module scope (same parameters as the suite's):
+each module gets a fresh SQLite file or PostgreSQL database and one ``itptrace serve``
+process on a free loopback port. Users and tokens are made through the auth services
+before (or while) the server runs; everything else goes through HTTP with ``httpx``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from itptrace.access import local_issuer
+from itptrace.auth import service as auth
+from itptrace.bootstrap import build_context
+from itptrace.capture.model import TraceEvent
+from itptrace.capture.native import message_to_json
+from itptrace.codes.service import ensure_signing_key
+from itptrace.config import Settings
+from itptrace.context import Context
+from itptrace.registry.service import init_party
+from itptrace.sim.messages import Messages
+from tests.conftest import fresh_pg_database, make_settings
+
+STAFF = ("issuer_admin", "authority", "inspector", "auditor", "gsp_peer")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'itptrace.db'}"
+    admin: str = request.getfixturevalue("pg_admin_url")
+    return fresh_pg_database(admin)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Node:
+    """A running ``itptrace serve`` process and the means to talk to it."""
+
+    settings: Settings
+    workdir: Path
+    ctx: Context
+    tokens: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self, *, worker: bool = True) -> None:
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "ITPTRACE_DATABASE_URL": self.settings.database_url,
+            "ITPTRACE_KEY_DIR": str(self.settings.key_dir),
+            "ITPTRACE_COUNTRY": self.settings.country,
+            "ITPTRACE_ISSUER_CODE": self.settings.issuer_code,
+            "ITPTRACE_CLOCK": "system",
+        }
+        self.starts += 1
+        log = (self.workdir / f"server-{self.starts}.log").open("wb")
+        command = [sys.executable, "-m", "itptrace.cli.serve", "--port", str(port)]
+        command.append("--worker" if worker else "--no-worker")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited at start:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the server did not answer /health in 60 s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()  # SIGTERM: uvicorn shuts down, the worker stops cleanly
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        path = self.workdir / f"server-{self.starts}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def add_token(self, name: str, role: str, operator_id: str | None = None) -> str:
+        """A new user with one role, and a token for it (made through the auth service)."""
+        auth.add_user(self.ctx, local_issuer(), name=name, role=role, operator_id=operator_id)
+        token = auth.create_token(self.ctx, local_issuer(), user=name).token
+        self.tokens[name] = token
+        return token
+
+    def client(self, who: str | None = None, *, purpose: str | None = None) -> httpx.Client:
+        """An HTTP client carrying the token of ``who`` (a user name), or none."""
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        if purpose:
+            headers["X-Purpose"] = purpose
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A migrated node with a Party, a signing key and staff users, served over HTTP."""
+    workdir = tmp_path_factory.mktemp("node")
+    settings = make_settings(database_url, workdir, clock="system")
+    ctx = build_context(settings)
+    init_party(ctx)
+    ensure_signing_key(ctx, local_issuer())
+    served = Node(settings, workdir, ctx)
+    for role in STAFF:
+        served.add_token(role, role)
+    served.start()
+    yield served
+    served.stop()
+    ctx.db.dispose()
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON body of a response that must have ``status`` (else the problem is shown)."""
+    assert response.status_code == status, f"{response.status_code}: {response.text[:2000]}"
+    return response.json()
+
+
+@dataclass
+class Chain:
+    """A supply chain registered over HTTP, with issued codes and operator users."""
+
+    maker: str
+    importer: str
+    plant: str
+    depot: str
+    machine: str
+    gtin: str
+    unit_request: int
+    packs: list[str]
+    boxes: list[str]
+    maker_user: str
+    importer_user: str
+    msg: Messages
+
+    @property
+    def cartons(self) -> list[str]:
+        return self.boxes[:4]
+
+    @property
+    def cases(self) -> list[str]:
+        return self.boxes[4:6]
+
+    @property
+    def pallet(self) -> str:
+        return self.boxes[6]
+
+    @property
+    def spare_boxes(self) -> list[str]:
+        return self.boxes[7:]
+
+
+def created(client: httpx.Client, path: str, **body: Any) -> Any:
+    """POST ``body`` to ``path``; it must answer 201 Created."""
+    return ok(client.post(path, json=body), 201)
+
+
+def register_chain(
+    node: Node, admin: httpx.Client, name: str, gtin: str, packs: int = 40, boxes: int = 20
+) -> Chain:
+    """Register a manufacturer (tobacco industry) and an importer, issue codes through HTTP;
+    users ``<name>-maker`` and ``<name>-importer`` get operator tokens."""
+    maker = created(
+        admin,
+        "/operators",
+        name="Nyota Tobacco",
+        country="KE",
+        roles=["manufacturer", "exporter"],
+        tobacco_industry=True,
+    )["id"]
+    importer = created(
+        admin,
+        "/operators",
+        name="Lake Imports",
+        country="KE",
+        roles=["importer", "distributor"],
+        tobacco_industry=False,
+    )["id"]
+    place = {"address": "Nairobi", "country": "KE"}
+    plant = created(
+        admin, "/facilities", operator_id=maker, name="P", type="manufacturing", **place
+    )["id"]
+    depot = created(
+        admin, "/facilities", operator_id=importer, name="D", type="warehouse", **place
+    )["id"]
+    machine = created(admin, "/machines", facility_id=plant, name="L1", capacity_per_hour=9000)[
+        "id"
+    ]
+    created(
+        admin,
+        "/products",
+        gtin=gtin,
+        operator_id=maker,
+        brand="Savanna Gold",
+        description="King size 20",
+        category="cigarettes",
+        pack_size=20,
+    )
+    users = (f"{name}-maker", f"{name}-importer")
+    node.add_token(users[0], "operator", maker)
+    node.add_token(users[1], "operator", importer)
+    with node.client(users[0]) as as_maker:
+        units = created(
+            as_maker,
+            "/issuer/requests",
+            kind="unit",
+            operator_id=maker,
+            facility_id=plant,
+            machine_id=machine,
+            gtin=gtin,
+            intended_market="KE",
+            quantity=packs,
+            importer_id=importer,
+        )["request_id"]
+        cases = created(
+            as_maker,
+            "/issuer/requests",
+            kind="aggregate",
+            operator_id=maker,
+            facility_id=plant,
+            quantity=boxes,
+        )["request_id"]
+        codes = [
+            [c["code"] for c in ok(as_maker.get(f"/issuer/requests/{r}/codes"))["codes"]]
+            for r in (units, cases)
+        ]
+    return Chain(maker, importer, plant, depot, machine, gtin, units, *codes, *users,
+                 Messages(prefix=name))  # fmt: skip
+
+
+def native(*events: TraceEvent) -> dict[str, Any]:
+    """Events as a native report ``{"messages": [...]}``."""
+    return {"messages": [message_to_json(e) for e in events]}
+
+
+def production(chain: Chain, at: datetime) -> list[TraceEvent]:
+    """Apply every pack, pack 10 per carton, 2 cartons per case, both cases on the pallet."""
+    m, maker, plant = chain.msg, chain.maker, chain.plant
+    events = [m.apply(maker, plant, chain.machine, chain.packs, at)]
+    for i, carton in enumerate(chain.cartons):
+        events.append(m.aggregate(maker, plant, carton, chain.packs[i * 10 : i * 10 + 10], at))
+    for i, case in enumerate(chain.cases):
+        events.append(m.aggregate(maker, plant, case, chain.cartons[i * 2 : i * 2 + 2], at))
+    events.append(m.aggregate(maker, plant, chain.pallet, chain.cases, at))
+    return events
+
+
+def report_journey(node: Node, chain: Chain) -> None:
+    """Production, dispatch to the importer's depot and arrival, through ``POST /messages``."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    m = chain.msg
+    with node.client(chain.maker_user) as as_maker, node.client(chain.importer_user) as as_importer:
+        ok(as_maker.post("/messages", json=native(*production(chain, t0))), 201)
+        dispatch = m.dispatch(chain.maker, chain.plant, [chain.pallet], t0, to=chain.depot)
+        ok(as_maker.post("/messages", json=native(dispatch)), 201)
+        arrival = m.arrive(chain.importer, chain.depot, [chain.pallet], t0 + timedelta(hours=1))
+        ok(as_importer.post("/messages", json=native(arrival)), 201)
+
+
+@pytest.fixture(scope="module")
+def chain(node: Node) -> Chain:
+    """The registered chain with its journey reported (packs applied, pallet received)."""
+    with node.client("issuer_admin") as admin:
+        registered = register_chain(node, admin, "chain", "06009876543219")
+    report_journey(node, registered)
+    return registered

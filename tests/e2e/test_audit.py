@@ -1,0 +1,120 @@
+"""Every read of pack-level data and every refused request leaves exactly one audit record.
+
+The requests below are counted as they are made (100 %: none may be missing or doubled),
+sequentially and from concurrent clients; requests that read no pack-level data and are
+not refused must leave none. The trail is read back over HTTP by the auditor.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Chain, Node, ok
+
+
+def audit_after(node: Node, seq: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with node.client("auditor") as auditor:
+        while True:
+            page = ok(auditor.get("/audit", params={"after": seq, "limit": 1000}))
+            if not page:
+                return rows
+            rows.extend(page)
+            seq = page[-1]["seq"]
+
+
+def last_seq(node: Node) -> int:
+    rows = audit_after(node, 0)
+    return rows[-1]["seq"] if rows else 0
+
+
+def requests_to_audit(node: Node, chain: Chain) -> list[tuple[str | None, str, str, int]]:
+    """(user, method, url, expected status) of requests that must each leave one record."""
+    pack, pallet = chain.packs[2], chain.pallet
+    return [
+        ("authority", "GET", f"/uis/{pack}/trace", 200),
+        ("authority", "GET", f"/uis/{pack}/where", 200),
+        ("authority", "GET", f"/uis/{pack}/report", 200),
+        ("authority", "GET", f"/aggregates/{pallet}/contents", 200),
+        ("authority", "GET", "/events?EQ_bizStep=shipping", 200),
+        ("authority", "GET", "/refused", 200),
+        ("authority", "GET", "/uis/NOSUCHPACK/trace", 404),
+        ("authority", "GET", "/events?NOT_A_PARAMETER=1", 400),
+        (chain.maker_user, "GET", f"/issuer/requests/{chain.unit_request}/codes?limit=5", 200),
+        (chain.importer_user, "GET", f"/uis/{pack}/where", 200),
+        (chain.importer_user, "GET", f"/uis/{pack}/report", 403),
+        ("inspector", "GET", f"/uis/{pack}/trace", 403),
+        ("gsp_peer", "GET", "/operators", 403),
+        ("authority", "POST", "/operators", 403),
+        (None, "GET", f"/uis/{pack}/trace", 401),
+        (None, "GET", "/operators", 401),
+        (None, "POST", "/capture", 401),
+    ]
+
+
+def not_audited(chain: Chain) -> list[tuple[str | None, str, str, int]]:
+    return [
+        (None, "GET", "/health", 200),
+        (None, "GET", "/issuer/keys", 200),
+        ("authority", "GET", "/operators", 200),
+        ("authority", "GET", f"/products/{chain.gtin}", 200),
+        ("auditor", "GET", "/audit?limit=1", 200),
+        ("authority", "GET", "/nowhere", 404),
+    ]
+
+
+def send(node: Node, user: str | None, method: str, url: str, purpose: str) -> int:
+    with node.client(user, purpose=purpose) as client:
+        body = {"json": {"name": "x"}} if method == "POST" else {}
+        return client.request(method, url, **body).status_code
+
+
+def test_each_audited_request_leaves_exactly_one_record_and_others_none(
+    node: Node, chain: Chain
+) -> None:
+    start = last_seq(node)
+    audited = requests_to_audit(node, chain)
+    plan = audited + not_audited(chain)
+    for i, (user, method, url, status) in enumerate(plan):
+        assert send(node, user, method, url, f"case {i}") == status, (user, method, url)
+    rows = audit_after(node, start)
+    assert len(rows) == len(audited)
+    for row, (user, method, url, status) in zip(rows, audited, strict=True):
+        assert (row["user"], row["method"], row["status"]) == (user, method, status)
+        assert row["endpoint"] == _template(url)
+        assert row["outcome"] == (
+            "ok" if status < 400 else "denied" if status in (401, 403) else "error"
+        )
+    trace = rows[0]
+    assert trace["endpoint"] == "/uis/{ui}/trace"
+    assert trace["params"] == {"ui": chain.packs[2]}
+    assert (trace["role"], trace["purpose"], trace["result_count"]) == ("authority", "case 0", 6)
+    assert rows[8]["result_count"] == 5 and rows[8]["operator_id"] == chain.maker
+
+
+def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: Chain) -> None:
+    start = last_seq(node)
+    audited = requests_to_audit(node, chain) * 6
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda r: send(node, r[0], r[1], r[2], "concurrent"), audited))
+    assert statuses == [status for *_rest, status in audited]
+    rows = audit_after(node, start)
+    assert len(rows) == len(audited)
+    assert sorted((r["user"] or "", r["endpoint"], r["status"]) for r in rows) == sorted(
+        (u or "", _template(url), s) for u, _m, url, s in audited
+    )
+
+
+def _template(url: str) -> str:
+    path = httpx.URL(url).path
+    parts = path.strip("/").split("/")
+    if parts[0] == "uis":
+        return f"/uis/{{ui}}/{parts[2]}"
+    if parts[0] == "aggregates":
+        return "/aggregates/{aui}/contents"
+    if parts[0] == "issuer":
+        return "/issuer/requests/{request_id}/codes"
+    return path
