@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     max_request_quantity: int = Field(default=2_000_000, ge=1)
     # EU 2018/574 Art. 9: the chance of guessing a valid serial stays below 1 in 10,000.
     guess_probability_limit: float = Field(default=1e-4, gt=0, le=1)
+    # Seconds between automatic signed ledger checkpoints while serving (0: on demand only).
+    checkpoint_interval: float = Field(default=600, ge=0)
+    # Whether authority queries of pack-level data must state a purpose (X-Purpose header).
+    require_purpose: bool = False
 
     @field_validator("issuer_code")
     @classmethod

@@ -34,6 +34,7 @@ from itptrace.api import (
 from itptrace.api.deps import AuditMiddleware
 from itptrace.capture import jobs
 from itptrace.context import Context
+from itptrace.ledger.periodic import Checkpointer
 
 MIB = 1024 * 1024
 BODY_LIMITS = {
@@ -164,11 +165,14 @@ def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
         if worker is not None:
             worker.start()
         app.state.worker = worker
+        checkpoints = Checkpointer(ctx, ctx.settings.checkpoint_interval if start_worker else 0)
+        checkpoints.start()
         try:
             yield
         finally:
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
+            await anyio.to_thread.run_sync(checkpoints.stop)
 
     app = FastAPI(
         title="itptrace national node",

@@ -25,11 +25,12 @@ from pydantic import Field
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from itptrace.access import Actor, require
+from itptrace.access import Actor, Role, require
 from itptrace.api.problems import problem_response
 from itptrace.auth import audit, service
 from itptrace.auth.model import AuditEntry, Unauthenticated
 from itptrace.context import Context
+from itptrace.errors import DomainError
 
 log = logging.getLogger(__name__)
 SLOT_KEY = "itptrace.audit"
@@ -82,6 +83,18 @@ def caller(permission: str) -> Any:
         actor = service.authenticate(ctx, credentials.credentials)
         slot.actor = actor
         require(actor, permission)
+        if (
+            ctx.settings.require_purpose
+            and actor.role is Role.AUTHORITY
+            and permission.startswith("query.")
+            and not (purpose or "").strip()
+        ):
+            raise DomainError(
+                "this node requires an X-Purpose header (a case reference or "
+                "the reason) for authority queries",
+                subject="X-Purpose",
+                code="purpose_required",
+            )
         return actor
 
     return Depends(dependency)

@@ -26,6 +26,15 @@ def demo(
         raise fail("demo checks failed: the 8.4.1 report is incomplete")
     if summary.http.refused_read_status != 403 or not summary.http.traced_events:
         raise fail("demo checks failed: the HTTP phase did not behave as expected")
+    expected = {
+        "genuine": "authentic",
+        "diverted": "illicit",
+        "clone": "suspicious",
+        "counterfeit": "counterfeit",
+        "photo": "authentic",
+    }
+    if summary.inspection != expected:
+        raise fail(f"demo checks failed: inspection verdicts {summary.inspection}")
     if summary.events_proven != summary.trace_length:
         raise fail("demo checks failed: a traced event is not proven in the ledger")
     console.print("demo finished: all genuine codes verified, no forgery accepted")

@@ -27,6 +27,7 @@ from itptrace.queries.service import trace
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
 from itptrace.sim.http_demo import HttpSummary, run_http_demo
+from itptrace.sim.inspection_round import inspection_round
 from itptrace.sim.scenario import ChainRun, run_supply_chain
 
 Say = Callable[[str], None]
@@ -44,6 +45,7 @@ class DemoSummary:
     report_completeness: float = 0.0
     events_proven: int = 0
     http: HttpSummary = field(default_factory=HttpSummary)
+    inspection: dict[str, str] = field(default_factory=dict)
     symbol_modules: tuple[int, int] = (0, 0)
     files: dict[str, str] = field(default_factory=dict)
 
@@ -153,6 +155,7 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
     _issue_and_verify(ctx, run, workdir, say, summary)
     _show_trace_and_report(ctx, run.packs[0], say, summary)
     _show_ledger(ctx, run.packs[0], say, summary)
+    summary.inspection = inspection_round(ctx, run, workdir, say)
     summary.http = run_http_demo(ctx, run, say)
     ctx.db.dispose()
     return summary
