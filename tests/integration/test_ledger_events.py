@@ -57,3 +57,17 @@ def test_events_and_items_refuse_update_and_delete(ctx: Context) -> None:
             conn.execute(text("SELECT count(*) FROM event_items WHERE role = 'x'")).scalar_one()
             == 0
         )
+
+
+def test_the_audit_trail_refuses_update_and_delete(ctx: Context) -> None:
+    audit.record(
+        ctx, AuditEntry(local_authority(), None, "GET", "/uis/{ui}/where", {}, 1, "ok", 200)
+    )
+    for statement in ("UPDATE audit_log SET outcome = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(IntegrityError):
+            run_sql(ctx, statement)
+    with ctx.db.transaction() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM audit_log WHERE outcome = 'ok'")).scalar_one()
+            == 1
+        )
