@@ -6,7 +6,32 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from itptrace.context import Context
+
+
+def bench_node(workdir: Path, clock: str = "system") -> Context:
+    """A fresh SQLite node in ``workdir`` with its Party recorded and a signing key."""
+    from itptrace.access import local_issuer
+    from itptrace.bootstrap import build_context
+    from itptrace.codes import service as issuer
+    from itptrace.config import Settings
+    from itptrace.registry import service as registry
+
+    ctx = build_context(
+        Settings(
+            database_url=f"sqlite:///{workdir / 'bench.db'}",
+            key_dir=workdir / "keys",
+            clock=clock,
+            country="KE",
+            issuer_code="KET01",
+        )
+    )
+    registry.init_party(ctx)
+    issuer.ensure_signing_key(ctx, local_issuer())
+    return ctx
 
 
 def parse_args(description: str) -> argparse.Namespace:

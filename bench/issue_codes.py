@@ -15,13 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _common import parse_args, report, timed
+from _common import bench_node, parse_args, report, timed
 from itptrace.access import local_issuer
-from itptrace.bootstrap import build_context
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
 from itptrace.codes.signing import make_tag
-from itptrace.config import Settings
 from itptrace.registry import service as registry
 
 
@@ -60,17 +58,8 @@ def main() -> None:
     args = parse_args(__doc__ or "")
     count = 100_000 if args.quick else 1_000_000
     workdir = Path(tempfile.mkdtemp(prefix="itptrace-bench-"))
-    ctx = build_context(
-        Settings(
-            database_url=f"sqlite:///{workdir / 'bench.db'}",
-            key_dir=workdir / "keys",
-            country="KE",
-            issuer_code="KET01",
-        )
-    )
+    ctx = bench_node(workdir)
     actor = local_issuer()
-    registry.init_party(ctx)
-    issuer.ensure_signing_key(ctx, actor)
     maker = registry.add_operator(
         ctx, actor, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True
     )

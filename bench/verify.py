@@ -27,14 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _common import report, timed
+from _common import bench_node, report, timed
 from itptrace.access import Actor, Role, local_issuer
-from itptrace.bootstrap import build_context
 from itptrace.capture.service import capture
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
-from itptrace.config import Settings
 from itptrace.context import Context
 from itptrace.gs1.element import parse_scan, to_raw
 from itptrace.registry import service as registry
@@ -59,18 +57,8 @@ def parse_args() -> argparse.Namespace:
 
 def build(workdir: Path, count: int, applied: int) -> tuple[Context, list[str], list[str]]:
     """A node with ``count`` issued UIs, ``applied`` of them on packs in a depot."""
-    ctx = build_context(
-        Settings(
-            database_url=f"sqlite:///{workdir / 'bench.db'}",
-            key_dir=workdir / "keys",
-            clock="2026-01-05T08:00:00+00:00",
-            country="KE",
-            issuer_code="KET01",
-        )
-    )
+    ctx = bench_node(workdir, clock="2026-01-05T08:00:00+00:00")
     admin = local_issuer()
-    registry.init_party(ctx)
-    issuer.ensure_signing_key(ctx, admin)
     maker = registry.add_operator(
         ctx, admin, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True
     )
