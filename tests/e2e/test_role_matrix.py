@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/operators"): ISSUER,
     ("GET", "/operators"): REGISTRY_READERS,
     ("GET", "/operators/{operator_id}"): REGISTRY_READERS,
+    ("POST", "/operators/{operator_id}/deactivation"): ISSUER,
     ("POST", "/facilities"): ISSUER,
     ("GET", "/facilities"): REGISTRY_READERS,
     ("GET", "/facilities/{facility_id}"): REGISTRY_READERS,
@@ -55,9 +56,11 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/machines"): ISSUER,
     ("GET", "/machines"): REGISTRY_READERS,
     ("GET", "/machines/{machine_id}"): REGISTRY_READERS,
+    ("POST", "/machines/{machine_id}/deactivation"): ISSUER,
     ("POST", "/products"): ISSUER,
     ("GET", "/products"): REGISTRY_READERS,
     ("GET", "/products/{gtin}"): REGISTRY_READERS,
+    ("POST", "/products/{gtin}/deactivation"): ISSUER,
     # the probes concern the manufacturer's own facility, request and codes
     ("POST", "/issuer/requests"): MAKER_OR_ISSUER,
     ("GET", "/issuer/requests/{request_id}"): MAKER_OR_ISSUER,
@@ -99,11 +102,21 @@ QUERIES = {
     "/ledger/entries": {"start": 0, "end": 1},
 }
 Probe = Callable[[], dict[str, Any]]
+# GTINs of the products made for deactivation probes: apart from the ones ``Probes.body``
+# registers, and never twice in a module (each test makes its own ``Probes``)
+SPARE_GTINS = itertools.count(500_000)
 
 
 def fresh_gtin(n: int) -> str:
     body = f"0700000{n:06d}"
     return body + gs1_check_digit(body)
+
+
+def fresh(
+    admin: httpx.Client, path: str, key: str, body: Callable[[int], dict[str, Any]]
+) -> Iterator[str]:
+    """One new record per caller, made by the issuer, for the deactivation probes."""
+    return iter([ok(admin.post(path, json=body(i)), 201)[key] for i in range(len(CALLERS))])
 
 
 class Probes:
@@ -115,15 +128,43 @@ class Probes:
         now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
         with node.client("issuer_admin") as admin:
             place = {"operator_id": chain.importer, "type": "warehouse", "address": "A"}
-            self.facilities = iter(
-                [
-                    ok(
-                        admin.post("/facilities", json={**place, "name": f"F{i}", "country": "KE"}),
-                        201,
-                    )["id"]
-                    for i in range(len(CALLERS))
-                ]
-            )
+            product = {"brand": "B", "description": "D", "category": "cigars", "pack_size": 5}
+            # each deactivation probe takes a target of its own, by its path parameter
+            self.fresh = {
+                "operator_id": fresh(
+                    admin,
+                    "/operators",
+                    "id",
+                    lambda i: {
+                        "name": f"Op{i}",
+                        "country": "KE",
+                        "roles": ["retailer"],
+                        "tobacco_industry": False,
+                    },
+                ),
+                "facility_id": fresh(
+                    admin,
+                    "/facilities",
+                    "id",
+                    lambda i: {**place, "name": f"F{i}", "country": "KE"},
+                ),
+                "machine_id": fresh(
+                    admin,
+                    "/machines",
+                    "id",
+                    lambda i: {"facility_id": chain.plant, "name": f"M{i}", "capacity_per_hour": 1},
+                ),
+                "gtin": fresh(
+                    admin,
+                    "/products",
+                    "gtin",
+                    lambda i: {
+                        **product,
+                        "gtin": fresh_gtin(next(SPARE_GTINS)),
+                        "operator_id": chain.maker,
+                    },
+                ),
+            }
         with node.client(chain.maker_user) as maker:
             self.job = ok(maker.post("/capture", json=native(self.order(now))), 202)["id"]
         with node.client("authority") as customs:
@@ -199,17 +240,21 @@ class Probes:
 
     def request(self, method: str, path: str) -> dict[str, Any]:
         c = self.chain
-        url = path.format(
-            operator_id=c.importer,
-            facility_id=next(self.facilities) if path.endswith("deactivation") else c.depot,
-            machine_id=c.machine,
-            gtin=c.gtin,
-            request_id=c.unit_request,
-            job_id=self.job,
-            ui=c.packs[0],
-            aui=c.pallet,
-            alert_id=self.alert,
-        )
+        ids: dict[str, object] = {
+            "operator_id": c.importer,
+            "facility_id": c.depot,
+            "machine_id": c.machine,
+            "gtin": c.gtin,
+            "request_id": c.unit_request,
+            "job_id": self.job,
+            "ui": c.packs[0],
+            "aui": c.pallet,
+            "alert_id": self.alert,
+        }
+        if path.endswith("/deactivation"):
+            target = path[path.index("{") + 1 : path.index("}")]
+            ids[target] = next(self.fresh[target])
+        url = path.format(**ids)
         if path == "/verify/image":
             params = {"scan_id": str(uuid.uuid4()), "country": "KE"}
             headers = {"Content-Type": "image/png"}
@@ -288,8 +333,11 @@ def test_a_tobacco_industry_token_never_reaches_issuer_admin_key_audit_or_author
         ("POST", "/operators"),
         ("POST", "/facilities"),
         ("POST", "/facilities/{facility_id}/deactivation"),
+        ("POST", "/operators/{operator_id}/deactivation"),
         ("POST", "/machines"),
+        ("POST", "/machines/{machine_id}/deactivation"),
         ("POST", "/products"),
+        ("POST", "/products/{gtin}/deactivation"),
         ("GET", "/audit"),
     ]:
         refused = industry.request(**probes.request(method, path))

@@ -234,3 +234,33 @@ def test_codes_can_be_shown_deactivated_and_their_request_cancelled(
     )
     cli("code", "cancel-request", "1")
     assert json.loads(cli("code", "show", second))["state"] == "cancelled"
+
+
+def test_a_deactivated_machine_issues_no_more_codes_and_is_not_deactivated_twice(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    machine = chain["machine"]
+    done = cli("registry", "deactivate-machine", machine)
+    assert done == f"machine {machine} deactivated\n"
+    listed = json.loads(cli("registry", "list", "--json"))
+    assert [m["active"] for m in listed["machines"]] == [False]
+    assert f"machine {machine} is deactivated" in cli(
+        *issue_args(chain, tmp_path / "codes.txt"), expect=1
+    )
+    again = cli("registry", "deactivate-machine", machine, expect=1)
+    assert again == f"error: machine {machine} is already deactivated\n"
+
+
+def test_deactivating_an_operator_reports_what_it_took_with_it(
+    cli: Cli, chain: dict[str, str]
+) -> None:
+    operator = chain["operator"]
+    assert cli("registry", "deactivate-operator", operator).strip() == (
+        f"operator {operator} deactivated with 1 facility(ies) and 1 machine(s)"
+    )
+    listed = json.loads(cli("registry", "list", "--json"))
+    assert [o["active"] for o in listed["operators"]] == [False]
+    assert [f["active"] for f in listed["facilities"]] == [False]
+    assert "unknown product 04012345678901" in cli(
+        "registry", "deactivate-product", "04012345678901", expect=1
+    )

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
+from sqlalchemy import Table, select
 
 from itptrace.access import Actor, Role
+from itptrace.codes import service as issuer_service
+from itptrace.codes.service import AggregateRequest, UnitRequest
 from itptrace.context import Context
 from itptrace.countries import UnknownCountry
 from itptrace.errors import Conflict, DomainError, Forbidden, NotFound
 from itptrace.registry import service
-from itptrace.registry.model import FacilityType, RegistryError
+from itptrace.registry.model import Facility, FacilityType, RegistryError
+from itptrace.repository.schema import facilities, machines, operators
 from tests.integration.world import World, build_world
 
 
@@ -100,3 +107,168 @@ def test_only_the_issuer_registers_operators(ctx: Context) -> None:
             service.add_operator(
                 ctx, actor, name="X", country="KE", roles=["retailer"], tobacco_industry=False
             )
+
+
+# Deactivation of operators, machines and products: the issuer's job, history kept.
+
+Deactivate = Callable[[Context, Actor, str], object]
+KINDS: dict[str, tuple[Deactivate, Callable[[World], str], str]] = {
+    "operator": (service.deactivate_operator, lambda w: w.maker.id, "KET01ENOPE00"),
+    "machine": (service.deactivate_machine, lambda w: w.line.id, "KET01MNOPE00"),
+    "product": (service.deactivate_product, lambda w: w.product.gtin, "04012345678901"),
+}
+
+
+def deactivated_at(ctx: Context, table: Table, key: str) -> datetime | None:
+    """The stored ``deactivated_at`` of a row (SQLite gives it back without a zone: UTC)."""
+    with ctx.db.transaction() as conn:
+        value: datetime | None = conn.execute(
+            select(table.c.deactivated_at).where(table.c.id == key)
+        ).scalar_one()
+    return value.replace(tzinfo=value.tzinfo or UTC) if value is not None else None
+
+
+def unit_request(world: World, quantity: int = 1) -> UnitRequest:
+    return UnitRequest(
+        operator_id=world.maker.id,
+        facility_id=world.plant.id,
+        machine_id=world.line.id,
+        gtin=world.product.gtin,
+        intended_market="KE",
+        quantity=quantity,
+    )
+
+
+def add_store(ctx: Context, issuer: Actor, world: World) -> Facility:
+    """A second facility of the manufacturer."""
+    return service.add_facility(
+        ctx,
+        issuer,
+        operator_id=world.maker.id,
+        name="Store",
+        type="warehouse",
+        address="Mombasa",
+        country="KE",
+    )
+
+
+def maker_user(world: World) -> Actor:
+    return Actor("maker-user", Role.OPERATOR, operator_id=world.maker.id, tobacco_industry=True)
+
+
+def test_deactivating_an_operator_deactivates_its_facilities_and_machines_and_keeps_them(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    store = add_store(ctx, issuer, world)
+    service.add_machine(ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1)
+    assert service.deactivate_operator(ctx, issuer, world.maker.id) == (2, 2)
+    assert not service.get_operator(ctx, world.maker.id).active
+    assert [f.active for f in service.list_facilities(ctx, world.maker.id)] == [False, False]
+    assert [m.active for m in service.list_machines(ctx)] == [False, False]
+    now = ctx.clock.now()
+    assert deactivated_at(ctx, operators, world.maker.id) == now
+    assert deactivated_at(ctx, facilities, store.id) == now
+    assert deactivated_at(ctx, machines, world.line.id) == now
+    # the other operator and its facility are untouched
+    assert service.get_operator(ctx, world.importer.id).active
+    assert service.get_facility(ctx, world.depot.id).active
+
+
+def test_an_operator_counts_only_the_facilities_and_machines_still_active(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    service.deactivate_facility(ctx, issuer, world.plant.id)
+    add_store(ctx, issuer, world)
+    assert service.deactivate_operator(ctx, issuer, world.maker.id) == (1, 0)
+
+
+def test_deactivating_a_machine_leaves_its_facility_and_other_machines_active(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    second = service.add_machine(
+        ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1
+    )
+    service.deactivate_machine(ctx, issuer, world.line.id)
+    assert {m.id: m.active for m in service.list_machines(ctx, world.plant.id)} == {
+        world.line.id: False,
+        second.id: True,
+    }
+    assert deactivated_at(ctx, machines, world.line.id) == ctx.clock.now()
+    assert service.require_facility(ctx, world.plant.id).active
+
+
+def test_a_deactivated_product_is_kept_and_read_back_as_inactive(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    # a GTIN-13 names the same product as its GTIN-14 form
+    assert service.deactivate_product(ctx, issuer, world.product.gtin[1:]) == world.product.gtin
+    assert not service.get_product(ctx, world.product.gtin).active
+    assert [p.active for p in service.list_products(ctx)] == [False]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_deactivating_an_unknown_operator_machine_or_product_is_not_found(
+    ctx: Context, issuer: Actor, kind: str
+) -> None:
+    build_world(ctx)
+    deactivate, _, unknown = KINDS[kind]
+    with pytest.raises(NotFound, match=unknown):
+        deactivate(ctx, issuer, unknown)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_deactivating_an_operator_machine_or_product_twice_is_a_conflict_naming_it(
+    ctx: Context, issuer: Actor, kind: str
+) -> None:
+    world = build_world(ctx)
+    deactivate, target, _ = KINDS[kind]
+    deactivate(ctx, issuer, target(world))
+    with pytest.raises(Conflict, match=f"{kind} {target(world)} is already deactivated"):
+        deactivate(ctx, issuer, target(world))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_only_the_issuer_deactivates_and_the_tobacco_industry_is_refused_as_such(
+    ctx: Context, kind: str
+) -> None:
+    world = build_world(ctx)
+    deactivate, target, _ = KINDS[kind]
+    with pytest.raises(Forbidden) as refused:
+        deactivate(ctx, maker_user(world), target(world))
+    assert refused.value.code == "industry_refused"
+    with pytest.raises(Forbidden, match="needs the issuer_admin role"):
+        deactivate(ctx, Actor("customs", Role.AUTHORITY), target(world))
+    assert service.get_operator(ctx, world.maker.id).active
+    assert all(m.active for m in service.list_machines(ctx))
+    assert service.get_product(ctx, world.product.gtin).active
+
+
+def test_a_deactivated_product_gets_no_more_unit_codes(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    service.deactivate_product(ctx, issuer, world.product.gtin)
+    with pytest.raises(Conflict, match=f"product {world.product.gtin}"):
+        issuer_service.request_unit_codes(ctx, maker_user(world), unit_request(world))
+
+
+def test_a_deactivated_machine_gets_no_more_unit_codes(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    issuer_service.request_unit_codes(ctx, maker_user(world), unit_request(world))
+    service.deactivate_machine(ctx, issuer, world.line.id)
+    with pytest.raises(Conflict, match=f"machine {world.line.id} is deactivated"):
+        issuer_service.request_unit_codes(ctx, maker_user(world), unit_request(world))
+
+
+def test_a_deactivated_operator_can_no_longer_request_codes(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    service.deactivate_operator(ctx, issuer, world.maker.id)
+    refused = f"economic operator {world.maker.id} is deactivated"
+    for actor in (maker_user(world), issuer):
+        with pytest.raises(Conflict, match=refused):
+            issuer_service.request_unit_codes(ctx, actor, unit_request(world))
+        aggregate = AggregateRequest(world.maker.id, world.plant.id, quantity=1)
+        with pytest.raises(Conflict, match=refused):
+            issuer_service.request_aggregate_codes(ctx, actor, aggregate)

@@ -27,6 +27,7 @@ from itptrace.context import Context
 from itptrace.errors import Conflict, Forbidden
 from itptrace.gs1.datamatrix import render_png
 from itptrace.gs1.element import CodePayload, to_element_string, to_raw
+from itptrace.registry import service as registry
 from itptrace.repository.schema import alert_status, scans
 from itptrace.sim.forgery import forged_variants
 from itptrace.sim.messages import Messages
@@ -100,6 +101,17 @@ def test_a_genuine_pack_is_authentic_with_the_facts_an_inspector_needs(
     )
     assert facts.intended_market == "KE" and facts.manufactured_at is not None
     assert facts.custodian == "Dunga Kiosk Traders"
+
+
+def test_a_pack_of_a_discontinued_product_still_verifies_with_its_product_facts(
+    ctx: Context, run: ChainRun
+) -> None:
+    code = to_raw(payloads(ctx)[run.packs[0]])
+    gtin = payloads(ctx)[run.packs[0]].gtin or ""
+    registry.deactivate_product(ctx, local_issuer(), gtin)
+    result = check(ctx, code)
+    assert result.verdict is Verdict.AUTHENTIC
+    assert result.facts is not None and result.facts.brand == "Savanna Gold"
 
 
 def test_a_resubmitted_scan_is_answered_from_the_store_and_stored_once(

@@ -2,7 +2,8 @@
 
 Registering is the issuer's job (``registry.write``); reading is open to every role that
 works with the registry (``registry.read``). Deactivation keeps history: a deactivated
-facility (and its machines) stays readable.
+operator, facility, machine or product stays readable (an operator takes its facilities and
+machines with it, a facility its machines).
 """
 
 from __future__ import annotations
@@ -98,9 +99,23 @@ class ProductOut(_Out):
     active: bool
 
 
+class OperatorDeactivated(BaseModel):
+    operator_id: str
+    facilities_deactivated: int
+    machines_deactivated: int
+
+
 class FacilityDeactivated(BaseModel):
     facility_id: str
     machines_deactivated: int
+
+
+class MachineDeactivated(BaseModel):
+    machine_id: str
+
+
+class ProductDeactivated(BaseModel):
+    gtin: str
 
 
 Writer = caller("registry.write")
@@ -124,6 +139,15 @@ def list_operators(ctx: Node, actor: Actor = Reader) -> object:
 @router.get("/operators/{operator_id}", response_model=OperatorOut)
 def get_operator(operator_id: IdentPath, ctx: Node, actor: Actor = Reader) -> object:
     return registry.get_operator(ctx, operator_id)
+
+
+@router.post("/operators/{operator_id}/deactivation", response_model=OperatorDeactivated)
+def deactivate_operator(operator_id: IdentPath, ctx: Node, actor: Actor = Writer) -> object:
+    """Deactivate an operator, its facilities and their machines (history is kept)."""
+    facilities, machines = registry.deactivate_operator(ctx, actor, operator_id)
+    return OperatorDeactivated(
+        operator_id=operator_id, facilities_deactivated=facilities, machines_deactivated=machines
+    )
 
 
 @router.post("/facilities", status_code=201, response_model=FacilityOut)
@@ -171,6 +195,13 @@ def get_machine(machine_id: IdentPath, ctx: Node, actor: Actor = Reader) -> obje
     return found[0]
 
 
+@router.post("/machines/{machine_id}/deactivation", response_model=MachineDeactivated)
+def deactivate_machine(machine_id: IdentPath, ctx: Node, actor: Actor = Writer) -> object:
+    """Deactivate one machine (history is kept)."""
+    registry.deactivate_machine(ctx, actor, machine_id)
+    return MachineDeactivated(machine_id=machine_id)
+
+
 @router.post("/products", status_code=201, response_model=ProductOut)
 def add_product(body: ProductIn, ctx: Node, response: Response, actor: Actor = Writer) -> object:
     product = registry.add_product(ctx, actor, **body.model_dump())
@@ -185,4 +216,10 @@ def list_products(ctx: Node, actor: Actor = Reader) -> object:
 
 @router.get("/products/{gtin}", response_model=ProductOut)
 def get_product(gtin: GtinPath, ctx: Node, actor: Actor = Reader) -> object:
-    return registry.require_product(ctx, gtin)
+    return registry.get_product(ctx, gtin)
+
+
+@router.post("/products/{gtin}/deactivation", response_model=ProductDeactivated)
+def deactivate_product(gtin: GtinPath, ctx: Node, actor: Actor = Writer) -> object:
+    """Deactivate a product (history is kept); answers its GTIN-14."""
+    return ProductDeactivated(gtin=registry.deactivate_product(ctx, actor, gtin))

@@ -9,7 +9,7 @@ accepted and the flag is stored with it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itptrace.capture import rules_items as items
@@ -148,7 +148,7 @@ def apply_aggregation(event: TraceEvent, view: StateView, index: int) -> Outcome
             new=True,
         )
     for child in event.uis:
-        view.update(child, parent=event.parent)
+        view.put_inside(child, event.parent)
         view.opened.append(Containment(child, event.parent, index))
     view.children(event.parent).extend(event.uis)
     return [], {}
@@ -188,7 +188,7 @@ def placement(view: StateView, ui: str) -> dict[str, object]:
 
 
 def _before(view: StateView, uis: tuple[str, ...]) -> dict[str, object]:
-    return {"before": {ui: asdict(state) for ui in uis if (state := view.state(ui)) is not None}}
+    return {"before": {ui: state._asdict() for ui in uis if (state := view.state(ui)) is not None}}
 
 
 def apply_dispatch(event: TraceEvent, view: StateView) -> Outcome:

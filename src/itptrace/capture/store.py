@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
-from itptrace.repository.bulk import bulk_insert, bulk_update
+from itptrace.repository.bulk import among, bulk_insert, bulk_update, insert_rows
 from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
@@ -27,8 +29,6 @@ from itptrace.repository.schema import (
     ui_state,
     unit_uis,
 )
-
-CHUNK = 5_000
 
 
 def aware(value: datetime) -> datetime:
@@ -50,63 +50,63 @@ def lock_for_capture(conn: Connection) -> None:
 
 
 def load_states(conn: Connection, uis: list[str]) -> dict[str, UiState]:
-    found: dict[str, UiState] = {}
-    for start in range(0, len(uis), CHUNK):
-        rows = conn.execute(select(ui_state).where(ui_state.c.ui.in_(uis[start : start + CHUNK])))
-        for row in rows:
-            found[row.ui] = UiState(**row._asdict())
-    return found
+    rows = conn.execute(select(ui_state).where(among(conn, ui_state.c.ui, uis))).all()
+    return {row.ui: UiState(*row) for row in rows}
 
 
 def load_issuances(conn: Connection, codes: list[str]) -> dict[str, Issuance]:
     """What the issuer recorded for each of ``codes`` that it issued (unit or aggregated)."""
     found: dict[str, Issuance] = {}
     for kind, table, key in (("unit", unit_uis, "ui"), ("aggregate", aggregate_uis, "aui")):
-        pending = [c for c in codes if c not in found]
-        requested: dict[str, int] = {}
-        for start in range(0, len(pending), CHUNK):
-            chunk = pending[start : start + CHUNK]
-            query = select(table.c[key], table.c.request_id).where(table.c[key].in_(chunk))
-            requested.update({str(c): int(r) for c, r in conn.execute(query)})
+        pending = [c for c in codes if c not in found] if found else codes
+        query = select(table.c[key], table.c.request_id).where(among(conn, table.c[key], pending))
+        requested = {str(c): int(r) for c, r in conn.execute(query).all()}
         if not requested:
             continue
         request_ids = sorted(set(requested.values()))
-        requests = {
-            int(r.id): r
-            for r in conn.execute(select(code_requests).where(code_requests.c.id.in_(request_ids)))
-        }
         cancelled = set(
             conn.execute(
                 select(request_cancellations.c.request_id).where(
-                    request_cancellations.c.request_id.in_(request_ids)
+                    among(conn, request_cancellations.c.request_id, request_ids)
                 )
             ).scalars()
         )
-        deactivated: set[str] = set()
-        issued = list(requested)
-        for start in range(0, len(issued), CHUNK):
-            query = select(ui_deactivations.c.ui).where(
-                ui_deactivations.c.ui.in_(issued[start : start + CHUNK])
-            )
-            deactivated.update(conn.execute(query).scalars())
-        for code, request_id in requested.items():
-            r = requests[request_id]
-            found[code] = Issuance(
-                code,
+        # One Issuance per request, copied per code only when the code is deactivated: a
+        # production batch shares everything but the code itself.
+        shared = {
+            int(r.id): Issuance(
                 kind,
                 r.operator_id,
                 r.facility_id,
                 r.machine_id,
                 r.gtin,
                 aware(r.expires_at),
-                request_id in cancelled,
-                code in deactivated,
+                int(r.id) in cancelled,
+                False,
             )
+            for r in conn.execute(
+                select(code_requests).where(among(conn, code_requests.c.id, request_ids))
+            )
+        }
+        deactivated = set(
+            conn.execute(
+                select(ui_deactivations.c.ui).where(
+                    among(conn, ui_deactivations.c.ui, list(requested))
+                )
+            ).scalars()
+        )
+        for code, request_id in requested.items():
+            issuance = shared[request_id]
+            found[code] = replace(issuance, deactivated=True) if code in deactivated else issuance
     return found
 
 
 def load_children(conn: Connection, parent: str) -> list[str]:
-    return list(conn.execute(select(ui_state.c.ui).where(ui_state.c.parent == parent)).scalars())
+    """The current children of ``parent``: its open containment intervals."""
+    query = select(containment.c.child).where(
+        containment.c.parent == parent, containment.c.to_seq.is_(None)
+    )
+    return list(conn.execute(query).scalars())
 
 
 def load_facility(conn: Connection, facility_id: str) -> FacilityInfo | None:
@@ -142,13 +142,10 @@ def load_event(conn: Connection, event_id: str) -> StoredEvent | None:
 
 def known_fingerprints(conn: Connection, event_ids: list[str]) -> dict[str, str]:
     """The fingerprints of those of ``event_ids`` already stored (one query per 5,000)."""
-    found: dict[str, str] = {}
-    for start in range(0, len(event_ids), CHUNK):
-        query = select(events.c.event_id, events.c.fingerprint).where(
-            events.c.event_id.in_(event_ids[start : start + CHUNK])
-        )
-        found.update({str(e): str(f) for e, f in conn.execute(query)})
-    return found
+    query = select(events.c.event_id, events.c.fingerprint).where(
+        among(conn, events.c.event_id, event_ids)
+    )
+    return {str(e): str(f) for e, f in conn.execute(query)}
 
 
 def event_details(conn: Connection, seq: int) -> dict[str, Any]:
@@ -159,15 +156,12 @@ def event_details(conn: Connection, seq: int) -> dict[str, Any]:
 
 
 def latest_seqs(conn: Connection, uis: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(uis), CHUNK):
-        query = (
-            select(event_items.c.ui, func.max(event_items.c.event_seq))
-            .where(event_items.c.ui.in_(uis[start : start + CHUNK]))
-            .group_by(event_items.c.ui)
-        )
-        found.update({ui: int(seq) for ui, seq in conn.execute(query)})
-    return found
+    query = (
+        select(event_items.c.ui, func.max(event_items.c.event_seq))
+        .where(among(conn, event_items.c.ui, uis))
+        .group_by(event_items.c.ui)
+    )
+    return {ui: int(seq) for ui, seq in conn.execute(query)}
 
 
 def next_seq(conn: Connection) -> int:
@@ -178,21 +172,28 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, events, rows)
 
 
-def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(conn, event_items, rows)
+def insert_items(conn: Connection, rows: Sequence[tuple[str, int, str]]) -> None:
+    """``(ui, event_seq, role)`` rows."""
+    insert_rows(conn, event_items, ("ui", "event_seq", "role"), sorted(rows))
 
 
 def write_states(
     conn: Connection, new: list[UiState], changed: list[UiState], removed: list[str]
 ) -> None:
-    bulk_insert(conn, ui_state, [s.__dict__ for s in new])
-    bulk_update(conn, ui_state, "ui", [s.__dict__ for s in changed])
-    for start in range(0, len(removed), CHUNK):
-        conn.execute(ui_state.delete().where(ui_state.c.ui.in_(removed[start : start + CHUNK])))
+    # Sorted by key: UIs are random by design, and inserting them in key order touches
+    # each index page once instead of jumping around the whole index.
+    insert_rows(conn, ui_state, UiState._fields, sorted(new, key=itemgetter(0)))
+    bulk_update(conn, ui_state, "ui", [s._asdict() for s in changed])
+    if removed:
+        conn.execute(ui_state.delete().where(among(conn, ui_state.c.ui, removed)))
 
 
-def open_containment(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(conn, containment, rows)
+CONTAINMENT = ("child", "parent", "from_seq", "from_time", "to_seq", "to_time")
+
+
+def open_containment(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows in the order of ``CONTAINMENT``."""
+    insert_rows(conn, containment, CONTAINMENT, sorted(rows, key=itemgetter(0)))
 
 
 def close_containment(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

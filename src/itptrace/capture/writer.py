@@ -11,9 +11,24 @@ from sqlalchemy import Connection
 
 from itptrace.capture import store
 from itptrace.capture.model import TraceEvent
-from itptrace.capture.native import message_to_json
-from itptrace.capture.state import StateView
+from itptrace.capture.state import StateView, UiState
 from itptrace.ledger import records as ledger
+
+
+@dataclass
+class Checked:
+    """An event that passed the rules, waiting to be written with the others of its report.
+
+    ``body`` is its native JSON form (made once: it gives both the fingerprint and the
+    stored details), ``extra`` what the rule adds to the details, ``flags`` its soft flags.
+    """
+
+    index: int
+    event: TraceEvent
+    fingerprint: str
+    body: dict[str, Any]
+    extra: dict[str, Any]
+    flags: list[str]
 
 
 @dataclass
@@ -25,8 +40,7 @@ class Accepted:
     flags: list[str]
 
 
-def _details(event: TraceEvent, extra: dict[str, Any]) -> str:
-    body = message_to_json(event)
+def _details(body: dict[str, Any], event: TraceEvent, extra: dict[str, Any]) -> str:
     body.pop("uis", None)  # items live in event_items; large documents are not stored twice
     body.update(extra)
     if event.details:
@@ -37,20 +51,21 @@ def _details(event: TraceEvent, extra: dict[str, Any]) -> str:
 def write_accepted(
     conn: Connection,
     view: StateView,
-    accepted: list[tuple[int, TraceEvent, str, dict[str, Any], list[str]]],
+    accepted: list[Checked],
     received: datetime,
     recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]],
 ) -> list[Accepted]:
     base = store.next_seq(conn)
-    seq_of = {index: base + k for k, (index, *_rest) in enumerate(accepted)}
+    seq_of = {checked.index: base + k for k, checked in enumerate(accepted)}
     event_rows: list[dict[str, Any]] = []
-    item_rows: list[dict[str, Any]] = []
+    item_rows: list[tuple[str, int, str]] = []
     transaction_rows: list[dict[str, Any]] = []
-    for index, event, print_, extra, flags in accepted:
-        seq = seq_of[index]
+    items_of: dict[int, list[tuple[str, str]]] = {}
+    for checked in accepted:
+        event, seq = checked.event, seq_of[checked.index]
         items = list(event.uis)
-        if index in recalled:
-            items = list(recalled[index][1].uis)
+        if checked.index in recalled:
+            items = list(recalled[checked.index][1].uis)
         event_rows.append(
             {
                 "seq": seq,
@@ -62,15 +77,17 @@ def write_accepted(
                 "facility_id": event.facility_id,
                 "parent": event.parent,
                 "item_count": len(items),
-                "flags": ",".join(flags),
-                "fingerprint": print_,
+                "flags": ",".join(checked.flags),
+                "fingerprint": checked.fingerprint,
                 "source": event.source,
-                "details": _details(event, extra),
+                "details": _details(checked.body, event, checked.extra),
             }
         )
-        item_rows.extend({"ui": ui, "event_seq": seq, "role": "item"} for ui in items)
+        pairs = [(ui, "item") for ui in items]
         if event.parent is not None:
-            item_rows.append({"ui": event.parent, "event_seq": seq, "role": "parent"})
+            pairs.append((event.parent, "parent"))
+        items_of[seq] = pairs
+        item_rows.extend((ui, seq, role) for ui, role in pairs)
         if event.transaction is not None:
             t = event.transaction
             transaction_rows.append(
@@ -86,48 +103,37 @@ def write_accepted(
             )
     store.insert_events(conn, event_rows)
     store.insert_items(conn, item_rows)
-    items_of: dict[int, list[tuple[str, str]]] = {}
-    for item in item_rows:
-        items_of.setdefault(item["event_seq"], []).append((item["ui"], item["role"]))
     ledger.record_events(conn, event_rows, items_of, received)
     store.insert_transactions(conn, transaction_rows)
-    _write_state(conn, view, seq_of, {index: event.event_time for index, event, *_ in accepted})
+    _write_state(conn, view, seq_of, {c.index: c.event.event_time for c in accepted})
     for index, (_recall, target, _old) in recalled.items():
         store.insert_recall(conn, target.seq, seq_of[index])
         if target.seq in view.reverted_from:
             store.drop_containment_from(conn, target.seq)
         if target.seq in view.reopened:
             store.reopen_containment(conn, target.seq)
-    return [
-        Accepted(event.event_id, seq_of[index], flags) for index, event, _p, _e, flags in accepted
-    ]
+    return [Accepted(c.event.event_id, seq_of[c.index], c.flags) for c in accepted]
 
 
 def _write_state(
     conn: Connection, view: StateView, seq_of: dict[int, int], times: dict[int, datetime]
 ) -> None:
     new, changed = [], []
+    created, removed = view.created, view.removed
     for ui, state in view.changed.items():
-        if ui in view.removed:
+        if ui in removed:
             continue
         seq = seq_of[view.touched[ui]]
-        if ui in view.created:
-            first = seq_of[view.created[ui]]
-            new.append(state.__class__(**{**state.__dict__, "created_seq": first, "last_seq": seq}))
+        # The state's first ten fields, then its sequence numbers (the row's last two).
+        if ui in created:
+            new.append(UiState(*state[:10], seq_of[created[ui]], seq))
         else:
-            changed.append(state.__class__(**{**state.__dict__, "last_seq": seq}))
-    store.write_states(conn, new, changed, sorted(view.removed - set(view.created)))
+            changed.append(UiState(*state[:10], state.created_seq, seq))
+    store.write_states(conn, new, changed, sorted(removed - set(created)))
     store.open_containment(
         conn,
         [
-            {
-                "child": c.child,
-                "parent": c.parent,
-                "from_seq": seq_of[c.event_index],
-                "from_time": times[c.event_index],
-                "to_seq": None,
-                "to_time": None,
-            }
+            (c.child, c.parent, seq_of[c.event_index], times[c.event_index], None, None)
             for c in view.opened
         ],
     )

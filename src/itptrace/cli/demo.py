@@ -24,7 +24,14 @@ def demo(
         raise fail("demo checks failed")
     if summary.report_completeness < 1.0:
         raise fail("demo checks failed: the 8.4.1 report is incomplete")
-    if summary.http.refused_read_status != 403 or not summary.http.traced_events:
+    http = summary.http
+    if (
+        http.refused_read_status != 403
+        or not http.traced_events
+        or http.report_completeness < 1
+        or http.jobs < 1
+        or http.tokens != 3
+    ):
         raise fail("demo checks failed: the HTTP phase did not behave as expected")
     expected = {
         "genuine": "authentic",

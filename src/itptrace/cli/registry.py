@@ -117,6 +117,32 @@ def deactivate_facility(facility: str) -> None:
     console.print(f"facility {facility} deactivated with {count} machine(s)")
 
 
+@app.command("deactivate-operator")
+@handles_errors
+def deactivate_operator(operator: str) -> None:
+    """Deactivate an economic operator, all its facilities and their machines."""
+    facilities, machines = service.deactivate_operator(node(), local_issuer(), operator)
+    console.print(
+        f"operator {operator} deactivated with {facilities} facility(ies) and {machines} machine(s)"
+    )
+
+
+@app.command("deactivate-machine")
+@handles_errors
+def deactivate_machine(machine: str) -> None:
+    """Deactivate a production machine."""
+    service.deactivate_machine(node(), local_issuer(), machine)
+    console.print(f"machine {machine} deactivated")
+
+
+@app.command("deactivate-product")
+@handles_errors
+def deactivate_product(gtin: str) -> None:
+    """Deactivate a tobacco product by its GTIN."""
+    normalized = service.deactivate_product(node(), local_issuer(), gtin)
+    console.print(f"product {normalized} deactivated")
+
+
 @app.command("list")
 @handles_errors
 def list_registry(as_json: Json = False) -> None:

@@ -102,7 +102,7 @@ def report(ctx: Context, actor: Actor, ui: str) -> Report:
         entries = []
     applied = _first(entries, "EUA")
     facility = registry.get_facility(ctx, record.facility_id)
-    product = registry.require_product(ctx, record.gtin or "")
+    product = registry.get_product(ctx, record.gtin or "")
     from_app = (applied.event_id,) if applied else ()
     maker = record.operator_id
     customer, customer_sources = _first_customer(maker, entries)

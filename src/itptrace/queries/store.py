@@ -63,10 +63,10 @@ def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
 
 
 def children_at(conn: Connection, parents: Sequence[str], at: datetime | None) -> list[Row[Any]]:
-    """(child, parent) pairs of these parents now (from ui_state) or at time ``at``."""
+    """(child, parent) pairs of these parents now (open intervals) or at time ``at``."""
     if at is None:
-        query = select(ui_state.c.ui.label("child"), ui_state.c.parent).where(
-            ui_state.c.parent.in_(parents)
+        query = select(containment.c.child, containment.c.parent).where(
+            containment.c.parent.in_(parents), containment.c.to_seq.is_(None)
         )
         return list(conn.execute(query))
     query = select(containment.c.child, containment.c.parent).where(

@@ -40,6 +40,10 @@ def _new_id(ctx: Context, kind: str) -> str:
     return ctx.settings.issuer_code + kind + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
 
 
+def _already_deactivated(what: str, ident: str) -> Conflict:
+    return Conflict(f"{what} {ident} is already deactivated", subject=ident)
+
+
 def init_party(ctx: Context) -> Party:
     """Record the Party this node serves (idempotent; a different Party is refused)."""
     wanted = Party(checked_country(ctx.settings.country), ctx.settings.issuer_code)
@@ -92,6 +96,19 @@ def require_operator(ctx: Context, operator_id: str) -> Operator:
     if not operator.active:
         raise Conflict(f"economic operator {operator_id} is deactivated", subject=operator_id)
     return operator
+
+
+def deactivate_operator(ctx: Context, actor: Actor, operator_id: str) -> tuple[int, int]:
+    """Deactivate an operator with all its facilities and their machines (history is kept);
+    returns how many facilities and machines were deactivated with it."""
+    require_issuer(actor, "deactivating an economic operator")
+    with ctx.db.transaction() as conn:
+        if store.get_operator(conn, operator_id) is None:
+            raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
+        counts = store.deactivate_operator(conn, operator_id, ctx.clock.now())
+    if counts is None:
+        raise _already_deactivated("economic operator", operator_id)
+    return counts
 
 
 def add_facility(
@@ -178,6 +195,17 @@ def require_machine(ctx: Context, machine_id: str, facility_id: str) -> Machine:
     return machine
 
 
+def deactivate_machine(ctx: Context, actor: Actor, machine_id: str) -> None:
+    """Deactivate one machine (history is kept); its facility stays active."""
+    require_issuer(actor, "deactivating a machine")
+    with ctx.db.transaction() as conn:
+        if store.get_machine(conn, machine_id) is None:
+            raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
+        changed = store.deactivate_machine(conn, machine_id, ctx.clock.now())
+    if not changed:
+        raise _already_deactivated("machine", machine_id)
+
+
 def add_product(
     ctx: Context,
     actor: Actor,
@@ -209,13 +237,35 @@ def add_product(
     return product
 
 
-def require_product(ctx: Context, gtin: str) -> Product:
+def get_product(ctx: Context, gtin: str) -> Product:
+    """A product whether active or not (history keeps pointing at deactivated ones)."""
     normalized = checked_gtin(gtin)
     with ctx.db.transaction() as conn:
         product = store.get_product(conn, normalized)
     if product is None:
         raise NotFound(f"unknown product {normalized}", subject=normalized)
     return product
+
+
+def require_product(ctx: Context, gtin: str) -> Product:
+    """An active product: what new codes may be issued for (readers use ``get_product``)."""
+    product = get_product(ctx, gtin)
+    if not product.active:
+        raise Conflict(f"product {product.gtin} is deactivated", subject=product.gtin)
+    return product
+
+
+def deactivate_product(ctx: Context, actor: Actor, gtin: str) -> str:
+    """Deactivate a product (history is kept); returns its GTIN-14."""
+    require_issuer(actor, "deactivating a product")
+    normalized = checked_gtin(gtin)
+    with ctx.db.transaction() as conn:
+        if store.get_product(conn, normalized) is None:
+            raise NotFound(f"unknown product {normalized}", subject=normalized)
+        changed = store.deactivate_product(conn, normalized)
+    if not changed:
+        raise _already_deactivated("product", normalized)
+    return normalized
 
 
 def list_operators(ctx: Context) -> list[Operator]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, insert, select, update
 
 from itptrace.registry.model import (
     Facility,
@@ -103,6 +103,17 @@ def list_facilities(conn: Connection, operator_id: str | None = None) -> list[Fa
     return [_facility(r) for r in conn.execute(query)]
 
 
+def _deactivate(
+    conn: Connection, table: Table, where: ColumnElement[bool], now: datetime | None
+) -> bool:
+    """Set ``active`` off (and ``deactivated_at``, when given) on the one row still active."""
+    values: dict[str, object] = {"active": False}
+    if now is not None:
+        values["deactivated_at"] = now
+    result = conn.execute(update(table).where(where, table.c.active.is_(True)).values(values))
+    return result.rowcount == 1
+
+
 def deactivate_facility(conn: Connection, facility_id: str, now: datetime) -> int:
     """Deactivate a facility and every machine in it; returns the machines deactivated."""
     conn.execute(
@@ -116,6 +127,27 @@ def deactivate_facility(conn: Connection, facility_id: str, now: datetime) -> in
         .values(active=False, deactivated_at=now)
     )
     return result.rowcount
+
+
+def deactivate_operator(
+    conn: Connection, operator_id: str, now: datetime
+) -> tuple[int, int] | None:
+    """Deactivate an active operator, its facilities and their machines; returns how many
+    facilities and machines were deactivated, or None if the operator was not active."""
+    if not _deactivate(conn, operators, operators.c.id == operator_id, now):
+        return None
+    owned = select(facilities.c.id).where(facilities.c.operator_id == operator_id)
+    machine_count = conn.execute(
+        update(machines)
+        .where(machines.c.facility_id.in_(owned), machines.c.active.is_(True))
+        .values(active=False, deactivated_at=now)
+    ).rowcount
+    facility_count = conn.execute(
+        update(facilities)
+        .where(facilities.c.operator_id == operator_id, facilities.c.active.is_(True))
+        .values(active=False, deactivated_at=now)
+    ).rowcount
+    return facility_count, machine_count
 
 
 def _machine(row: Any) -> Machine:
@@ -145,6 +177,11 @@ def list_machines(conn: Connection, facility_id: str | None = None) -> list[Mach
     if facility_id is not None:
         query = query.where(machines.c.facility_id == facility_id)
     return [_machine(r) for r in conn.execute(query)]
+
+
+def deactivate_machine(conn: Connection, machine_id: str, now: datetime) -> bool:
+    """Deactivate an active machine; False if it was not active."""
+    return _deactivate(conn, machines, machines.c.id == machine_id, now)
 
 
 def _product(row: Any) -> Product:
@@ -181,3 +218,9 @@ def get_product(conn: Connection, gtin: str) -> Product | None:
 
 def list_products(conn: Connection) -> list[Product]:
     return [_product(r) for r in conn.execute(select(products).order_by(products.c.gtin))]
+
+
+def deactivate_product(conn: Connection, gtin: str) -> bool:
+    """Deactivate an active product; False if it was not active. The products table has no
+    ``deactivated_at`` column, so only ``active`` changes."""
+    return _deactivate(conn, products, products.c.gtin == gtin, None)

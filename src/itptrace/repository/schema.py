@@ -284,7 +284,7 @@ ui_state = Table(
     Column("gtin", String(14)),
     Column("created_seq", SEQ, nullable=False),
     Column("last_seq", SEQ, nullable=False),
-    Index("ix_ui_state_parent", "parent"),
+    # No index on parent: the current children of P are its open containment intervals.
 )
 
 containment = Table(

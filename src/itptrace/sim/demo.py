@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from itptrace.access import local_authority, local_issuer
 from itptrace.bootstrap import build_context
 from itptrace.codes import lifecycle
@@ -26,7 +28,7 @@ from itptrace.queries.report import report
 from itptrace.queries.service import trace
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
-from itptrace.sim.http_demo import HttpSummary, run_http_demo
+from itptrace.sim.http_demo import HttpReporter, HttpSummary, running_node, show_access
 from itptrace.sim.inspection_round import inspection_round
 from itptrace.sim.scenario import ChainRun, run_supply_chain
 
@@ -146,16 +148,20 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
     party = registry.init_party(ctx)
     key = issuer.ensure_signing_key(ctx, local_issuer())
     say(f"Party {party.country}, issuer {party.issuer_code}, signing key {key.kid}")
-    run = run_supply_chain(ctx, say)
-    summary.events = run.events
-    say(
-        f"{run.events} events accepted from manufacturer {run.maker}, importer {run.importer} "
-        f"and retailer {run.retailer}"
-    )
+    with running_node(ctx) as url, httpx.Client(base_url=url, timeout=60) as http:
+        say(f"node serving at {url}; every report below goes to it over HTTP")
+        reporter = HttpReporter(ctx, http, say)
+        run = run_supply_chain(ctx, say, reporter=reporter)
+        summary.events = run.events
+        say(
+            f"{run.events} events accepted over HTTP from manufacturer {run.maker}, importer "
+            f"{run.importer} and retailer {run.retailer}, each with its own token"
+        )
+        summary.http = show_access(ctx, http, run, reporter, say)
+    say("node stopped")
     _issue_and_verify(ctx, run, workdir, say, summary)
     _show_trace_and_report(ctx, run.packs[0], say, summary)
     _show_ledger(ctx, run.packs[0], say, summary)
     summary.inspection = inspection_round(ctx, run, workdir, say)
-    summary.http = run_http_demo(ctx, run, say)
     ctx.db.dispose()
     return summary

@@ -1,8 +1,9 @@
-"""The demo's HTTP phase: a real node process, separate tokens, a refused read, the audit.
+"""The demo over HTTP: a real node process, separate tokens, a refused read, the audit.
 
 The node is started as ``python -m itptrace.cli.serve`` on a free loopback port against the
-demo's database; the manufacturer, the importer, an authority and an auditor each call it
-with their own token, and the server is stopped at the end.
+demo's database. The supply-chain scenario sends every report to it, the manufacturer, the
+importer and the retailer each with their own token; an authority then reads a pack and an
+auditor the audit trail, and the server is stopped at the end.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
 
-from itptrace.access import local_issuer
+from itptrace.access import Actor, local_issuer
 from itptrace.auth import service as auth
+from itptrace.capture.model import TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.context import Context
-from itptrace.sim.messages import Messages
 from itptrace.sim.scenario import ChainRun
 
 Say = Callable[[str], None]
@@ -33,9 +33,11 @@ Say = Callable[[str], None]
 
 @dataclass
 class HttpSummary:
-    accepted: int = 0
+    jobs: int = 0
+    tokens: int = 0
     refused_read_status: int = 0
     traced_events: int = 0
+    report_completeness: float = 0.0
     audit_records: int = 0
 
 
@@ -78,11 +80,6 @@ def running_node(ctx: Context) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def _token(ctx: Context, name: str, role: str, operator: str | None = None) -> dict[str, str]:
-    auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=operator)
-    return {"Authorization": f"Bearer {auth.create_token(ctx, local_issuer(), user=name).token}"}
-
-
 def _ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise RuntimeError(
@@ -92,84 +89,75 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def run_http_demo(ctx: Context, run: ChainRun, say: Say) -> HttpSummary:
-    summary = HttpSummary()
-    maker = _token(ctx, "nyota-edi", "operator", run.maker)
-    importer = _token(ctx, "lake-edi", "operator", run.importer)
-    customs = _token(ctx, "kra-customs", "authority")
-    auditor = _token(ctx, "oag-auditor", "auditor")
-    with running_node(ctx) as url, httpx.Client(base_url=url, timeout=60) as http:
-        say(f"node serving at {url}; tokens for manufacturer, importer, customs and an auditor")
-        batch = _ok(
-            http.post(
-                "/issuer/requests",
-                headers=maker,
-                json={
-                    "kind": "unit",
-                    "operator_id": run.maker,
-                    "facility_id": run.plant,
-                    "machine_id": run.machine,
-                    "gtin": run.gtin,
-                    "intended_market": "KE",
-                    "quantity": 11,
-                },
-            )
+def bearer(ctx: Context, name: str, role: str, operator: str | None = None) -> dict[str, str]:
+    """A new user of ``role`` and the header carrying a fresh token of theirs."""
+    auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=operator)
+    return {"Authorization": f"Bearer {auth.create_token(ctx, local_issuer(), user=name).token}"}
+
+
+class HttpReporter:
+    """The scenario's reports sent to the node, each operator with its own token.
+
+    A large report goes to ``POST /capture`` as a queued job and is polled until done, as an
+    operator's system would send a production batch; the others go to ``POST /messages``.
+    """
+
+    def __init__(self, ctx: Context, http: httpx.Client, say: Say, queue_from: int = 20):
+        self.ctx, self.http, self.say, self.queue_from = ctx, http, say, queue_from
+        self.tokens: dict[str, dict[str, str]] = {}
+        self.jobs = 0
+
+    def headers(self, actor: Actor) -> dict[str, str]:
+        if actor.name not in self.tokens:
+            self.tokens[actor.name] = bearer(self.ctx, actor.name, "operator", actor.operator_id)
+        return self.tokens[actor.name]
+
+    def __call__(self, actor: Actor, events: list[TraceEvent]) -> int:
+        body = [message_to_json(e) for e in events]
+        headers = self.headers(actor)
+        if len(events) < self.queue_from:
+            return len(_ok(self.http.post("/messages", headers=headers, json=body))["accepted"])
+        job = _ok(self.http.post("/capture", headers=headers, json=body))
+        self.jobs += 1
+        deadline = time.monotonic() + 60
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = _ok(self.http.get(f"/capture/{job['id']}", headers=headers))
+        if job["status"] != "done":
+            raise RuntimeError(f"capture job {job['id']} ended {job['status']}: {job['errors']}")
+        self.say(
+            f"  POST /capture as {actor.name}: job {job['id']} {job['status']}, "
+            f"{job['accepted']} events accepted"
         )
-        box = _ok(
-            http.post(
-                "/issuer/requests",
-                headers=maker,
-                json={
-                    "kind": "aggregate",
-                    "operator_id": run.maker,
-                    "facility_id": run.plant,
-                    "quantity": 1,
-                },
-            )
-        )
-        packs = [
-            c["code"]
-            for c in _ok(http.get(f"/issuer/requests/{batch['request_id']}/codes", headers=maker))[
-                "codes"
-            ]
-        ]
-        carton = _ok(http.get(f"/issuer/requests/{box['request_id']}/codes", headers=maker))[
-            "codes"
-        ][0]["code"]
-        m, now = Messages(prefix="HTTP"), datetime.now().astimezone().replace(microsecond=0)
-        sent = [
-            m.apply(run.maker, run.plant, run.machine, packs, now),
-            m.aggregate(run.maker, run.plant, carton, packs[:10], now),
-            m.dispatch(run.maker, run.plant, [carton], now, to=run.depot),
-        ]
-        result = _ok(http.post("/messages", headers=maker, json=[message_to_json(e) for e in sent]))
-        arrival = m.arrive(run.importer, run.depot, [carton], now)
-        result2 = _ok(http.post("/messages", headers=importer, json=[message_to_json(arrival)]))
-        summary.accepted = len(result["accepted"]) + len(result2["accepted"])
-        say(
-            f"over HTTP: manufacturer requested 11 packs and a carton, reported application, "
-            f"packing and dispatch; importer reported arrival ({summary.accepted} events accepted)"
-        )
-        refused = http.get(f"/uis/{packs[10]}/trace", headers=importer)
-        summary.refused_read_status = refused.status_code
-        say(
-            f"importer reading the trace of a pack it never held: {refused.status_code} "
-            f"{refused.json().get('title', '')}"
-        )
-        trace = _ok(
-            http.get(
-                f"/uis/{packs[0]}/trace", headers={**customs, "X-Purpose": "case KE-2026-0117"}
-            )
-        )
-        summary.traced_events = len(trace)
-        say(f"customs traced pack {packs[0]} (purpose: case KE-2026-0117): {len(trace)} events")
-        rows = _ok(http.get("/audit", headers=auditor, params={"limit": 1000}))
-        summary.audit_records = len(rows)
-        by_outcome = Counter(r["outcome"] for r in rows)
-        by_user = Counter(r["user"] or "(no token)" for r in rows)
-        say(
-            f"audit trail: {len(rows)} records; by outcome {dict(by_outcome)}; "
-            f"by user {dict(by_user)}"
-        )
-    say("node stopped")
+        return int(job["accepted"])
+
+
+def show_access(
+    ctx: Context, http: httpx.Client, run: ChainRun, reporter: HttpReporter, say: Say
+) -> HttpSummary:
+    """A refused cross-operator read, the authority's trace, and the audit trail summary."""
+    summary = HttpSummary(jobs=reporter.jobs, tokens=len(reporter.tokens))
+    customs = bearer(ctx, "kra-customs", "authority")
+    auditor = bearer(ctx, "oag-auditor", "auditor")
+    retailer = next(h for name, h in reporter.tokens.items() if name.startswith("dunga"))
+    kept_by_retailer, left_at_depot = run.packs[0], run.packs[-1]
+    refused = http.get(f"/uis/{left_at_depot}/trace", headers=retailer)
+    summary.refused_read_status = refused.status_code
+    say(
+        f"retailer reading the trace of pack {left_at_depot}, which it never held: "
+        f"{refused.status_code} {refused.json().get('title', '')}"
+    )
+    purpose = {**customs, "X-Purpose": "case KE-2026-0117"}
+    trace = _ok(http.get(f"/uis/{kept_by_retailer}/trace", headers=purpose))
+    report = _ok(http.get(f"/uis/{kept_by_retailer}/report", headers=purpose))
+    summary.traced_events, summary.report_completeness = len(trace), report["completeness"]
+    say(
+        f"customs (purpose: case KE-2026-0117) read pack {kept_by_retailer} over HTTP: "
+        f"{len(trace)} trace events, 8.4.1 report {report['completeness']:.0%} complete"
+    )
+    rows = _ok(http.get("/audit", headers=auditor, params={"limit": 1000}))
+    summary.audit_records = len(rows)
+    by_outcome = Counter(r["outcome"] for r in rows)
+    by_user = Counter(r["user"] or "(no token)" for r in rows)
+    say(f"audit trail: {len(rows)} records; by outcome {dict(by_outcome)}; by user {dict(by_user)}")
     return summary

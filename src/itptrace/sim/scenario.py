@@ -37,14 +37,32 @@ class ChainRun:
     events: int
 
 
+Reporter = Callable[[Actor, list[TraceEvent]], int]
+"""Sends one report as ``actor`` and returns the events accepted; raises if it is refused."""
+
+
+def in_process(ctx: Context) -> Reporter:
+    """Report through ``capture()`` in this process."""
+
+    def send(actor: Actor, events: list[TraceEvent]) -> int:
+        result = capture(ctx, actor, events)
+        if not result.ok:
+            raise CaptureError(result.problems)
+        return len(result.accepted)
+
+    return send
+
+
 def run_supply_chain(
     ctx: Context,
     say: Callable[[str], None],
     packs_per_carton: int = 10,
     cartons_per_case: int = 5,
     cases: int = 4,
+    reporter: Reporter | None = None,
 ) -> ChainRun:
-    """Register the chain, issue codes and report the whole journey through capture()."""
+    """Register the chain, issue codes and report the whole journey, through ``reporter``
+    (by default ``capture()`` in process; the demo sends the same reports over HTTP)."""
     admin = local_issuer()
     maker = registry.add_operator(
         ctx,
@@ -138,12 +156,11 @@ def run_supply_chain(
     t0 = ctx.clock.now().replace(microsecond=0) - hours(2)
     count = 0
 
+    report = reporter or in_process(ctx)
+
     def send(actor: Actor, events: list[TraceEvent]) -> None:
         nonlocal count
-        result = capture(ctx, actor, events)
-        if not result.ok:
-            raise CaptureError(result.problems)
-        count += len(result.accepted)
+        count += report(actor, events)
 
     production = [m.apply(maker.id, plant.id, line.id, pack_codes, t0)]
     for i, carton in enumerate(cartons):

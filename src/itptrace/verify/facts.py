@@ -58,7 +58,7 @@ def _operator(database: str, operator_id: str) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def _product(database: str, gtin: str) -> tuple[str, str] | None:
     try:
-        product = registry.require_product(_contexts[database], gtin)
+        product = registry.get_product(_contexts[database], gtin)
     except NotFound:
         return None
     return product.brand, product.description

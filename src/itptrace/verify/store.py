@@ -145,7 +145,9 @@ def revoked_codes(conn: Connection) -> Iterator[tuple[str, str]]:
         for start in range(0, len(level), CHUNK):
             chunk = level[start : start + CHUNK]
             rows = conn.execute(
-                select(ui_state.c.ui, ui_state.c.parent).where(ui_state.c.parent.in_(chunk))
+                select(containment.c.child, containment.c.parent).where(
+                    containment.c.parent.in_(chunk), containment.c.to_seq.is_(None)
+                )
             )
             for child, parent in rows:
                 reasons.setdefault(child, reasons.get(parent, "deactivated"))
