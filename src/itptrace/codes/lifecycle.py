@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Connection
+
 from itptrace.access import Actor, Role, require_operator_or_issuer
 from itptrace.codes import store
 from itptrace.codes.model import (
@@ -66,19 +68,22 @@ def _aware(value: datetime) -> datetime:
 def lookup_code(ctx: Context, code: str) -> CodeRecord:
     """The issuance record and current state of a unit or aggregated UI."""
     with ctx.db.transaction() as conn:
-        found = store.find_code(conn, code)
-        if found is None:
-            raise NotFound(f"code {code} was never issued by this issuer", subject=code)
-        kind, row = found
-        cancellation = store.get_cancellation(conn, row.id)
-        deactivation = store.get_deactivation(conn, code)
+        return lookup_code_on(conn, code, ctx.clock.now())
+
+
+def lookup_code_on(conn: Connection, code: str, now: datetime) -> CodeRecord:
+    """``lookup_code`` inside the caller's transaction (one query for a unit UI)."""
+    found = store.find_code(conn, code)
+    if found is None:
+        raise NotFound(f"code {code} was never issued by this issuer", subject=code)
+    kind, row = found
     expires_at = _aware(row.expires_at)
     state = CodeState.ISSUED
-    if deactivation is not None:
+    if row.deactivated_ui is not None:
         state = CodeState.DEACTIVATED
-    elif cancellation is not None:
+    elif row.cancelled_request is not None:
         state = CodeState.CANCELLED
-    elif expires_at <= ctx.clock.now():
+    elif expires_at <= now:
         state = CodeState.EXPIRED
     return CodeRecord(
         code,
@@ -97,7 +102,7 @@ def lookup_code(ctx: Context, code: str) -> CodeRecord:
         row.key_id,
         _aware(row.requested_at),
         expires_at,
-        deactivation.reason if deactivation is not None else None,
+        row.deactivation_reason,
     )
 
 

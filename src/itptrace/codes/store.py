@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select
 
 from itptrace.repository.schema import (
     aggregate_uis,
@@ -98,20 +99,37 @@ def insert_cancellation(
 
 def find_code(conn: Connection, code: str) -> tuple[str, Row[Any]] | None:
     """The kind ('unit' or 'aggregate') and the issuance row of a code, joined to its request."""
-    for kind, table, key in (("unit", unit_uis, "ui"), ("aggregate", aggregate_uis, "aui")):
-        query = (
-            select(table.c[key].label("code"), table.c.tag, code_requests)
-            .join(code_requests, code_requests.c.id == table.c.request_id)
-            .where(table.c[key] == code)
-        )
-        row = conn.execute(query).first()
+    for kind, query in _find_code_queries():
+        row = conn.execute(query, {"code": code}).first()
         if row is not None:
             return kind, row
     return None
 
 
-def get_deactivation(conn: Connection, code: str) -> Row[Any] | None:
-    return conn.execute(select(ui_deactivations).where(ui_deactivations.c.ui == code)).first()
+@functools.cache
+def _find_code_queries() -> tuple[tuple[str, Select[Any]], ...]:
+    """Per kind, one statement (built once) reading the code, its request, whether the
+    request was cancelled and the code's deactivation reason, by the bound ``code``."""
+    queries = []
+    for kind, table, key in (("unit", unit_uis, "ui"), ("aggregate", aggregate_uis, "aui")):
+        query = (
+            select(
+                table.c[key].label("code"),
+                table.c.tag,
+                code_requests,
+                request_cancellations.c.request_id.label("cancelled_request"),
+                ui_deactivations.c.ui.label("deactivated_ui"),
+                ui_deactivations.c.reason.label("deactivation_reason"),
+            )
+            .join(code_requests, code_requests.c.id == table.c.request_id)
+            .outerjoin(
+                request_cancellations, request_cancellations.c.request_id == code_requests.c.id
+            )
+            .outerjoin(ui_deactivations, ui_deactivations.c.ui == table.c[key])
+            .where(table.c[key] == bindparam("code"))
+        )
+        queries.append((kind, query))
+    return tuple(queries)
 
 
 def insert_deactivations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -94,10 +94,15 @@ def _require_sight(conn: Connection, actor: Actor, ui: str) -> None:
 
 def where(ctx: Context, actor: Actor, ui: str) -> Where:
     """Current status, location and custodian (those of the outermost container)."""
-    require(actor, "query.where")
     with ctx.db.transaction() as conn:
-        _require_sight(conn, actor, ui)
-        return _where(conn, ui)
+        return where_on(conn, actor, ui)
+
+
+def where_on(conn: Connection, actor: Actor, ui: str) -> Where:
+    """``where`` inside the caller's transaction (verification reads several facts at once)."""
+    require(actor, "query.where")
+    _require_sight(conn, actor, ui)
+    return _where(conn, ui)
 
 
 def _entry(row: Row[Any], via: str | None) -> TraceEntry:

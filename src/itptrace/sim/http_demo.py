@@ -57,6 +57,7 @@ def running_node(ctx: Context) -> Iterator[str]:
         "ITPTRACE_KEY_DIR": str(ctx.settings.key_dir),
         "ITPTRACE_COUNTRY": ctx.settings.country,
         "ITPTRACE_ISSUER_CODE": ctx.settings.issuer_code,
+        "ITPTRACE_CLOCK": ctx.settings.clock,
     }
     command = [sys.executable, "-m", "itptrace.cli.serve", "--port", str(port)]
     server = subprocess.Popen(

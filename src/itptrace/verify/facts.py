@@ -167,10 +167,25 @@ def gather(
     ui = auth.ui
     if ui is None or auth.reason in (Reason.BAD_GTIN, Reason.UNKNOWN_ISSUER):
         return Facts(scan, auth, None, None), None
-    try:
-        record = lifecycle.lookup_code(ctx, ui)
-    except NotFound:
-        return Facts(scan, auth, None, None), None
+    names = _Names(ctx)
+    # One read transaction for every stored fact: the issuance, the state, the history and
+    # the earlier sightings are read as of the same moment.
+    with ctx.db.transaction() as conn:
+        try:
+            record = lifecycle.lookup_code_on(conn, ui, ctx.clock.now())
+        except NotFound:
+            return Facts(scan, auth, None, None), None
+        try:
+            where: Where | None = queries.where_on(conn, actor, ui)
+        except NotFound:
+            where = None
+        trace = store.trace_summary(conn, ui) if where is not None else []
+        recorded = (
+            _recorded(conn, scan, record.intended_market, where, trace, names)
+            if where is not None
+            else None
+        )
+        seen = store.sightings(conn, ui)
     if record.kind == "aggregate" and not _aggregate_tag_ok(scan, keyset):
         auth = Authentication(
             Reason.BAD_SIGNATURE, "the tag is not the issuer's signature", ui, None
@@ -182,18 +197,6 @@ def gather(
         record.intended_market,
         record.deactivation_reason,
     )
-    names = _Names(ctx)
-    recorded: Recorded | None = None
-    where: Where | None = None
-    try:
-        where = queries.where(ctx, actor, ui)
-    except NotFound:
-        where = None
-    with ctx.db.transaction() as conn:
-        trace = store.trace_summary(conn, ui) if where is not None else []
-        if where is not None:
-            recorded = _recorded(conn, scan, record.intended_market, where, trace, names)
-        seen = store.sightings(conn, ui)
     brand, description = names.product(record.gtin)
     applied = next((e for e in trace if e.message_type == "EUA" and not e.recalled), None)
     custodian = where.custodian_id if where else None

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from itptrace.repository.schema import (
     alert_status,
@@ -23,6 +37,7 @@ from itptrace.repository.schema import (
 from itptrace.verify.model import Sighting
 
 MAX_SIGHTINGS_READ = 1000
+MAX_DEPTH = 16  # containers inside containers, as deep as the trace walk goes
 CHUNK = 5_000
 
 
@@ -155,36 +170,17 @@ def revoked_codes(conn: Connection) -> Iterator[tuple[str, str]]:
         level = children
 
 
-def _related(
-    conn: Connection, ui: str, lower: int, upper: int | None, depth: int, out: set[int]
-) -> None:
-    """Sequence numbers of events of ``ui``, and of its containers while it was inside them
-    (the same walk as ``queries.service.full_trace``, without reading the events)."""
-    if depth > 16:
-        return
-    query = select(event_items.c.event_seq).where(event_items.c.ui == ui)
-    for seq in conn.execute(query).scalars():
-        if seq > lower and (upper is None or seq <= upper):
-            out.add(int(seq))
-    stays = select(containment.c.parent, containment.c.from_seq, containment.c.to_seq).where(
-        containment.c.child == ui
-    )
-    for parent, from_seq, to_seq in conn.execute(stays):
-        start = max(lower, int(from_seq))
-        end = to_seq if upper is None else (upper if to_seq is None else min(upper, to_seq))
-        if end is None or start <= end:
-            _related(conn, parent, start, end, depth + 1, out)
-
-
 def trace_summary(conn: Connection, ui: str) -> list[Row[Any]]:
     """(seq, message_type, event_time, recalled, details) of the pack's events, oldest first;
     ``details`` is read only for applications and deactivations (small), else None."""
-    seqs: set[int] = set()
-    _related(conn, ui, 0, None, 0, seqs)
-    if not seqs:
-        return []
+    return list(conn.execute(_trace_summary_query(), {"ui": ui}))
+
+
+@functools.cache
+def _trace_summary_query() -> Select[Any]:
+    """Built once; the pack is the bound parameter ``ui``."""
     small = events.c.message_type.in_(("EUA", "IDA"))
-    query = (
+    return (
         select(
             events.c.seq,
             events.c.message_type,
@@ -193,10 +189,49 @@ def trace_summary(conn: Connection, ui: str) -> list[Row[Any]]:
             case((small, events.c.details), else_=None).label("details"),
         )
         .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
-        .where(events.c.seq.in_(sorted(seqs)))
+        .where(events.c.seq.in_(_related()))
         .order_by(events.c.event_time, events.c.seq)
     )
-    return list(conn.execute(query))
+
+
+def _related() -> Select[Any]:
+    """Sequence numbers of the events of the pack ``ui``, and of its containers while it was
+    inside them: the walk of ``queries.service.full_trace`` as one recursive query.
+
+    ``stays`` holds each UI reached with the interval of sequence numbers (``lower``,
+    ``upper``] in which its events concern the pack: the pack itself always, a container
+    from the pack's entry until its exit (no upper bound while the pack is still inside).
+    """
+    seq = containment.c.from_seq.type
+    first = select(
+        cast(bindparam("ui"), containment.c.parent.type).label("ui"),
+        cast(literal(0), seq).label("lower"),
+        cast(null(), seq).label("upper"),
+        literal(0).label("depth"),
+    ).cte("stays", recursive=True)
+    outer = first.alias("outer")
+    lower = case(
+        (containment.c.from_seq > outer.c.lower, containment.c.from_seq), else_=outer.c.lower
+    )
+    upper = case(
+        (outer.c.upper.is_(None), containment.c.to_seq),
+        (containment.c.to_seq.is_(None), outer.c.upper),
+        (containment.c.to_seq < outer.c.upper, containment.c.to_seq),
+        else_=outer.c.upper,
+    )
+    stays = first.union_all(
+        select(containment.c.parent, lower, upper, outer.c.depth + 1)
+        .join(outer, containment.c.child == outer.c.ui)
+        .where(outer.c.depth < MAX_DEPTH, or_(upper.is_(None), lower <= upper))
+    )
+    return (
+        select(event_items.c.event_seq)
+        .join(stays, event_items.c.ui == stays.c.ui)
+        .where(
+            event_items.c.event_seq > stays.c.lower,
+            or_(stays.c.upper.is_(None), event_items.c.event_seq <= stays.c.upper),
+        )
+    )
 
 
 def dispatch_destinations(conn: Connection, seqs: list[int]) -> list[dict[str, Any]]:
