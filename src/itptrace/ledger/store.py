@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
+from itptrace.repository.bulk import insert_rows
 from itptrace.repository.schema import (
     ledger_checkpoints,
     ledger_head,
@@ -89,15 +90,13 @@ def insert_leaves(
     at: datetime,
 ) -> None:
     rows = [
-        {"seq": first_seq + i, "kind": kind, "ref": ref, "leaf_hash": digest, "appended_at": at}
-        for i, (ref, digest) in enumerate(refs_and_hashes)
+        (first_seq + i, kind, ref, digest, at) for i, (ref, digest) in enumerate(refs_and_hashes)
     ]
-    conn.execute(insert(ledger_leaves), rows)
+    insert_rows(conn, ledger_leaves, ("seq", "kind", "ref", "leaf_hash", "appended_at"), rows)
 
 
 def insert_nodes(conn: Connection, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-    rows = [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes]
-    conn.execute(insert(ledger_nodes), rows)
+    insert_rows(conn, ledger_nodes, ("level", "idx", "hash"), nodes)
 
 
 def leaves(conn: Connection, start: int, end: int) -> list[Row[Any]]:
