@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from itptrace.context import Context
+
+
+def scratch(prefix: str) -> Path:
+    """A fresh temporary folder, removed when the script ends (a 10M run fills gigabytes)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def bench_node(workdir: Path, clock: str = "system") -> Context:

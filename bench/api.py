@@ -19,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,7 +33,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import psycopg  # noqa: E402
 from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 
-from _common import report  # noqa: E402
+from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.auth import service as auth  # noqa: E402
 from itptrace.bootstrap import build_context  # noqa: E402
@@ -203,7 +202,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also on a PostgreSQL server")
     args = parser.parse_args()
     seconds = 1.0 if args.quick else 5.0
-    workdir = Path(tempfile.mkdtemp(prefix="itptrace-bench-api-"))
+    workdir = scratch("itptrace-bench-api-")
     (workdir / "sqlite").mkdir()
     local, remote = measure(f"sqlite:///{workdir / 'sqlite' / 'bench.db'}", workdir / "sqlite",
                             seconds)  # fmt: skip

@@ -17,7 +17,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from sqlalchemy import MetaData, Table  # noqa: E402
 from sqlalchemy.sql.elements import quoted_name  # noqa: E402
 from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 
-from _common import report  # noqa: E402
+from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.bootstrap import build_context  # noqa: E402
 from itptrace.capture.model import TraceEvent  # noqa: E402
@@ -244,7 +243,7 @@ def main() -> None:
     packs = args.packs or (QUICK if args.quick else 1_000_000)
     if packs % PALLET:
         parser.error(f"--packs must be a multiple of {PALLET:,}")
-    workdir = Path(tempfile.mkdtemp(prefix="itptrace-bench-"))
+    workdir = scratch("itptrace-bench-")
     lite = measure("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir, packs)
     pg = postgres(packs, workdir)
     big = None

@@ -11,12 +11,11 @@ cases flagged, at most 0.1 % of legitimate scans flagged.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parse_args, report, timed
+from _common import parse_args, report, scratch, timed
 from itptrace.access import local_issuer
 from itptrace.bootstrap import build_context
 from itptrace.codes.service import ensure_signing_key
@@ -28,7 +27,7 @@ from itptrace.sim.inspection import run_campaign
 def main() -> None:
     args = parse_args(__doc__ or "")
     legitimate, cartons, clones = (500, 120, 10) if args.quick else (2_400, 400, 25)
-    workdir = Path(tempfile.mkdtemp(prefix="itptrace-bench-detection-"))
+    workdir = scratch("itptrace-bench-detection-")
     ctx = build_context(
         Settings(
             database_url=f"sqlite:///{workdir / 'bench.db'}",

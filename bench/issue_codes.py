@@ -8,14 +8,13 @@ a table of the same shape in the same SQLite database.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _common import bench_node, parse_args, report, timed
+from _common import bench_node, parse_args, report, scratch, timed
 from itptrace.access import local_issuer
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
@@ -57,7 +56,7 @@ def raw_insert_rate(database: Path, rows: list[tuple[str, int, str]]) -> float:
 def main() -> None:
     args = parse_args(__doc__ or "")
     count = 100_000 if args.quick else 1_000_000
-    workdir = Path(tempfile.mkdtemp(prefix="itptrace-bench-"))
+    workdir = scratch("itptrace-bench-")
     ctx = bench_node(workdir)
     actor = local_issuer()
     maker = registry.add_operator(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
 
 from itptrace.repository.bulk import insert_rows
 from itptrace.repository.schema import (
@@ -61,9 +61,9 @@ def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]
     found: dict[NodeKey, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        condition = or_(
-            *(and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx == ix) for lv, ix in chunk)
-        )
+        # A row-value IN list is one expanding parameter: the statement is built and
+        # compiled once, not an OR of a new shape for every frontier size.
+        condition = tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
         query = select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash)
         for level, idx, digest in conn.execute(query.where(condition)):
             found[(int(level), int(idx))] = bytes(digest)

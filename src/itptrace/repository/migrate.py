@@ -15,12 +15,13 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied; a no-op on an up-to-date database."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration not yet applied (up to ``revision``, for tests of a migration);
+    a no-op on an up-to-date database."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def is_current(engine: Engine) -> bool:
