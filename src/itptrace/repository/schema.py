@@ -19,7 +19,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -262,17 +261,15 @@ events = Table(
     Index("ix_events_facility", "facility_id"),
 )
 
-# Keyed by the event (its items are read together: the EPCIS query, recalls, ledger leaves),
-# with an index for the history of one UI. WITHOUT ROWID on SQLite: two B-trees per row.
+# Keyed by UI (the history of one pack); the items of one event are read through the
+# event_seq index, which is only ever appended to.
 event_items = Table(
     "event_items",
     metadata,
-    Column("ui", String(100), nullable=False),
-    Column("event_seq", SEQ, nullable=False),
+    Column("ui", String(100), primary_key=True),
+    Column("event_seq", SEQ, primary_key=True),
     Column("role", String(8), nullable=False),
-    PrimaryKeyConstraint("event_seq", "ui"),
-    Index("ix_event_items_ui", "ui", "event_seq"),
-    sqlite_with_rowid=False,
+    Index("ix_event_items_event", "event_seq"),
 )
 
 ui_state = Table(
