@@ -469,3 +469,17 @@ def test_fsck_uses_the_registered_source_of_a_new_kind(
     monkeypatch.setattr(sources, "_SOURCES", sources.leaf_sources())  # undone after the test
     sources.register_leaf_source("synthetic", synthetic)
     assert fsck(ctx, issuer).ok
+
+
+def test_reading_ledger_nodes_by_key_searches_the_primary_key_instead_of_scanning(
+    ctx: Context,
+) -> None:
+    if ctx.db.dialect != "sqlite":
+        return
+    query = store.nodes_query([(0, 5), (1, 2), (3, 0)])
+    compiled = query.compile(ctx.db.engine, compile_kwargs={"literal_binds": True})
+    with ctx.db.engine.connect() as conn:
+        plan = " | ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "SEARCH ledger_nodes" in plan and "SCAN ledger_nodes" not in plan, plan
