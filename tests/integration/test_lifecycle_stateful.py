@@ -394,15 +394,20 @@ class Lifecycle(RuleBasedStateMachine):
     def the_database_agrees_with_the_model(self) -> None:
         with self.ctx.db.transaction() as conn:
             states = {r.ui: r for r in conn.execute(select(ui_state))}
-            open_rows = sorted((r.child, r.parent) for r in conn.execute(
-                select(containment).where(containment.c.to_seq.is_(None))))  # fmt: skip
+            open_rows = conn.execute(select(func.count()).select_from(containment).where(
+                containment.c.to_seq.is_(None))).scalar_one()  # fmt: skip
+            entered = dict(conn.execute(select(events.c.seq, events.c.parent).where(
+                events.c.message_type == "EPA")).all())  # fmt: skip
             stored = set(conn.execute(select(events.c.event_id)).scalars())
             recalled = set(conn.execute(select(events.c.event_id).join(
                 recalls, recalls.c.recalled_seq == events.c.seq)).scalars())  # fmt: skip
             refused = conn.execute(select(func.count()).select_from(refused_events)).scalar_one()
-        children = [child for child, _parent in open_rows]
-        assert len(children) == len(set(children)), "a UI is open in two containers"
-        assert open_rows == sorted((u, s.parent) for u, s in states.items() if s.parent)
+        assert open_rows == 0, "containment keeps only closed stays"
+        for ui, state in states.items():
+            # A UI's current stay starts at an aggregation into that very parent.
+            since = state.parent_since_seq
+            assert (since is None) == (state.parent is None), ui
+            assert since is None or entered[since] == state.parent, ui
         assert set(states) == set(self.items)
         for ui, item in self.items.items():
             state, top = states[ui], self.top(ui)

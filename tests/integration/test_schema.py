@@ -78,3 +78,50 @@ def test_the_items_of_an_event_and_the_events_of_a_ui_are_both_indexed(ctx: Cont
     assert found.get_pk_constraint("event_items")["constrained_columns"] == ["ui", "event_seq"]
     indexes = {i["name"]: i["column_names"] for i in found.get_indexes("event_items")}
     assert indexes["ix_event_items_event"] == ["event_seq"]
+
+
+def test_moving_current_stays_and_items_keeps_every_link_and_the_append_only_guard(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    migrate.upgrade(engine, "0008")
+    event = (
+        "INSERT INTO events (seq, event_id, message_type, originator_id, event_time,"
+        " recorded_at, item_count, flags, fingerprint, source, details, parent) VALUES"
+        " (:s, :e, :t, 'OP1', '2026-01-05 08:00:00', '2026-01-05 08:00:00', 2, '', 'f',"
+        " 'native', '{}', :p)"
+    )
+    state = (
+        "INSERT INTO ui_state (ui, kind, status, parent, created_seq, last_seq)"
+        " VALUES (:u, 'unit', 'active', :p, 1, :l)"
+    )
+    stay = (
+        "INSERT INTO containment (child, parent, from_seq, from_time, to_seq, to_time) VALUES"
+        " (:c, 'BOX', 2, '2026-01-05 08:00:00', :to, :tt)"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(event), [{"s": 1, "e": "A", "t": "EUA", "p": None},
+                                   {"s": 2, "e": "B", "t": "EPA", "p": "BOX"},
+                                   {"s": 3, "e": "C", "t": "EUD", "p": "BOX"}])  # fmt: skip
+        conn.execute(
+            text("INSERT INTO event_items (ui, event_seq, role) VALUES (:u, :s, :r)"),
+            [{"u": "P1", "s": 1, "r": "item"}, {"u": "P2", "s": 1, "r": "item"},
+             {"u": "P1", "s": 2, "r": "item"}, {"u": "P2", "s": 2, "r": "item"},
+             {"u": "BOX", "s": 2, "r": "parent"}, {"u": "P2", "s": 3, "r": "item"}],
+        )  # fmt: skip
+        conn.execute(text(state), [{"u": "P1", "p": "BOX", "l": 2}, {"u": "P2", "p": None, "l": 3}])
+        conn.execute(text(stay), [{"c": "P1", "to": None, "tt": None},
+                                  {"c": "P2", "to": 3, "tt": "2026-01-05 09:00:00"}])  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        uis = dict(conn.execute(text("SELECT seq, uis FROM events")).all())
+        since = dict(conn.execute(text("SELECT ui, parent_since_seq FROM ui_state")).all())
+        stays = conn.execute(text("SELECT child, from_seq, to_seq FROM containment")).all()
+        links = conn.execute(text("SELECT count(*) FROM event_items")).scalar_one()
+    assert uis == {1: '["P1", "P2"]', 2: '["P1", "P2"]', 3: '["P2"]'}
+    assert since == {"P1": 2, "P2": None}
+    assert [tuple(s) for s in stays] == [("P2", 2, 3)]
+    assert links == 6
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE events SET uis = '[]'"))
+    engine.dispose()

@@ -39,6 +39,7 @@ class UiState(NamedTuple):
     gtin: str | None = None
     created_seq: int | None = None
     last_seq: int | None = None
+    parent_since_seq: int | None = None  # set by the writer, from the aggregation's seq
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,6 @@ class StateView:
             UiState(
                 s.ui, s.kind, s.status, parent, s.facility_id, s.custodian_id,
                 s.destination_facility_id, s.destination_kind, s.destination_country, s.gtin,
-                s.created_seq, s.last_seq,
+                s.created_seq, s.last_seq, s.parent_since_seq,
             )
         )  # fmt: skip

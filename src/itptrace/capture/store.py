@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
 from itptrace.repository.bulk import among, bulk_insert, bulk_update, insert_rows
+from itptrace.repository.history import item_links
 from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
@@ -102,11 +105,8 @@ def load_issuances(conn: Connection, codes: list[str]) -> dict[str, Issuance]:
 
 
 def load_children(conn: Connection, parent: str) -> list[str]:
-    """The current children of ``parent``: its open containment intervals."""
-    query = select(containment.c.child).where(
-        containment.c.parent == parent, containment.c.to_seq.is_(None)
-    )
-    return list(conn.execute(query).scalars())
+    """The current children of ``parent``."""
+    return list(conn.execute(select(ui_state.c.ui).where(ui_state.c.parent == parent)).scalars())
 
 
 def load_facility(conn: Connection, facility_id: str) -> FacilityInfo | None:
@@ -121,15 +121,20 @@ def load_operator(conn: Connection, operator_id: str) -> OperatorInfo | None:
 
 def load_event(conn: Connection, event_id: str) -> StoredEvent | None:
     row = conn.execute(
-        select(events.c.seq, events.c.originator_id, events.c.fingerprint, recalls.c.recall_seq)
+        select(
+            events.c.seq,
+            events.c.originator_id,
+            events.c.fingerprint,
+            events.c.parent,
+            events.c.uis,
+            recalls.c.recall_seq,
+        )
         .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
         .where(events.c.event_id == event_id)
     ).first()
     if row is None:
         return None
-    items = conn.execute(
-        select(event_items.c.ui).where(event_items.c.event_seq == row.seq)
-    ).scalars()
+    items = json.loads(row.uis) + ([row.parent] if row.parent is not None else [])
     return StoredEvent(
         event_id,
         row.seq,
@@ -156,11 +161,9 @@ def event_details(conn: Connection, seq: int) -> dict[str, Any]:
 
 
 def latest_seqs(conn: Connection, uis: list[str]) -> dict[str, int]:
-    query = (
-        select(event_items.c.ui, func.max(event_items.c.event_seq))
-        .where(among(conn, event_items.c.ui, uis))
-        .group_by(event_items.c.ui)
-    )
+    """The latest event naming each of ``uis`` (as item or parent)."""
+    links = item_links(lambda column: among(conn, column, uis)).subquery()
+    query = select(links.c.ui, func.max(links.c.event_seq)).group_by(links.c.ui)
     return {ui: int(seq) for ui, seq in conn.execute(query)}
 
 
@@ -177,6 +180,15 @@ def insert_items(conn: Connection, rows: Sequence[tuple[str, int, str]]) -> None
     insert_rows(conn, event_items, ("ui", "event_seq", "role"), sorted(rows))
 
 
+def insert_links(conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
+    """``(ui, event_seq)`` item links of an event whose links the state no longer holds; a
+    link already there (written before migration 0009) is kept as it is."""
+    if pairs:
+        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        statement = dialect_insert(event_items).on_conflict_do_nothing()
+        conn.execute(statement, [{"ui": u, "event_seq": s, "role": "item"} for u, s in pairs])
+
+
 def write_states(
     conn: Connection, new: list[UiState], changed: list[UiState], removed: list[str]
 ) -> None:
@@ -191,37 +203,43 @@ def write_states(
 CONTAINMENT = ("child", "parent", "from_seq", "from_time", "to_seq", "to_time")
 
 
-def open_containment(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+@dataclass
+class StoredStays:
+    seqs: dict[str, int]  # child -> the event that opened its current stay
+    times: dict[int, datetime]  # that event's time
+
+
+def stored_stays(conn: Connection, children: list[str]) -> StoredStays:
+    """Where the stored current stays of ``children`` began."""
+    if not children:
+        return StoredStays({}, {})
+    query = select(ui_state.c.ui, ui_state.c.parent_since_seq, events.c.event_time).join(
+        events, events.c.seq == ui_state.c.parent_since_seq
+    )
+    rows = conn.execute(query.where(among(conn, ui_state.c.ui, children))).all()
+    return StoredStays({r.ui: int(r[1]) for r in rows}, {int(r[1]): aware(r[2]) for r in rows})
+
+
+def insert_closed_stays(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Rows in the order of ``CONTAINMENT``."""
     insert_rows(conn, containment, CONTAINMENT, sorted(rows, key=itemgetter(0)))
 
 
-def close_containment(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        statement = (
-            update(containment)
-            .where(
-                and_(
-                    containment.c.child == bindparam("c"),
-                    containment.c.parent == bindparam("p"),
-                    containment.c.to_seq.is_(None),
-                )
-            )
-            .values(to_seq=bindparam("s"), to_time=bindparam("t"))
-        )
-        conn.execute(statement, list(rows))
-
-
 def drop_containment_from(conn: Connection, seq: int) -> None:
-    """Undo the intervals an aggregation opened (its recall)."""
+    """Undo the closed stays an aggregation opened (its recall)."""
     conn.execute(containment.delete().where(containment.c.from_seq == seq))
 
 
 def reopen_containment(conn: Connection, seq: int) -> None:
-    """Undo the intervals a disaggregation closed (its recall)."""
-    conn.execute(
-        update(containment).where(containment.c.to_seq == seq).values(to_seq=None, to_time=None)
-    )
+    """Undo the stays a disaggregation closed (its recall): each is current again."""
+    reopened = containment.c.to_seq == seq
+    for child, from_seq in conn.execute(
+        select(containment.c.child, containment.c.from_seq).where(reopened)
+    ):
+        conn.execute(
+            update(ui_state).where(ui_state.c.ui == child).values(parent_since_seq=from_seq)
+        )
+    conn.execute(containment.delete().where(reopened))
 
 
 def insert_transactions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

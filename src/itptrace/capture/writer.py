@@ -10,9 +10,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from itptrace.capture import store
-from itptrace.capture.model import TraceEvent
+from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.capture.state import StateView, UiState
 from itptrace.ledger import records as ledger
+
+# Events whose items event_items does not list while the event stands: an application's
+# packs are linked by ui_state.created_seq, an aggregation's children by their stays.
+LINKED_ELSEWHERE = frozenset({MessageType.EUA, MessageType.EPA})
 
 
 @dataclass
@@ -81,13 +85,16 @@ def write_accepted(
                 "fingerprint": checked.fingerprint,
                 "source": event.source,
                 "details": _details(checked.body, event, checked.extra),
+                "uis": json.dumps(items, separators=(",", ":")),
             }
         )
         pairs = [(ui, "item") for ui in items]
         if event.parent is not None:
             pairs.append((event.parent, "parent"))
+            item_rows.append((event.parent, seq, "parent"))
         items_of[seq] = pairs
-        item_rows.extend((ui, seq, role) for ui, role in pairs)
+        if event.message_type not in LINKED_ELSEWHERE:
+            item_rows.extend((ui, seq, "item") for ui in items)
         if event.transaction is not None:
             t = event.transaction
             transaction_rows.append(
@@ -106,8 +113,12 @@ def write_accepted(
     ledger.record_events(conn, event_rows, items_of, received)
     store.insert_transactions(conn, transaction_rows)
     _write_state(conn, view, seq_of, {c.index: c.event.event_time for c in accepted})
-    for index, (_recall, target, _old) in recalled.items():
+    for index, (_recall, target, details) in recalled.items():
         store.insert_recall(conn, target.seq, seq_of[index])
+        if details["message_type"] in LINKED_ELSEWHERE:
+            # The state no longer links the recalled event's items: event_items keeps them.
+            parent = details.get("parent")
+            store.insert_links(conn, [(ui, target.seq) for ui in target.uis if ui != parent])
         if target.seq in view.reverted_from:
             store.drop_containment_from(conn, target.seq)
         if target.seq in view.reopened:
@@ -118,29 +129,51 @@ def write_accepted(
 def _write_state(
     conn: Connection, view: StateView, seq_of: dict[int, int], times: dict[int, datetime]
 ) -> None:
+    since, closed = _stays(conn, view, seq_of, times)
     new, changed = [], []
     created, removed = view.created, view.removed
     for ui, state in view.changed.items():
         if ui in removed:
             continue
         seq = seq_of[view.touched[ui]]
-        # The state's first ten fields, then its sequence numbers (the row's last two).
+        stay = since.get(ui, state.parent_since_seq) if state.parent is not None else None
+        # The state's first ten fields, then its sequence numbers (the row's last three).
         if ui in created:
-            new.append(UiState(*state[:10], seq_of[created[ui]], seq))
+            new.append(UiState(*state[:10], seq_of[created[ui]], seq, stay))
         else:
-            changed.append(UiState(*state[:10], state.created_seq, seq))
+            changed.append(UiState(*state[:10], state.created_seq, seq, stay))
     store.write_states(conn, new, changed, sorted(removed - set(created)))
-    store.open_containment(
-        conn,
-        [
-            (c.child, c.parent, seq_of[c.event_index], times[c.event_index], None, None)
-            for c in view.opened
-        ],
+    store.insert_closed_stays(conn, closed)
+
+
+def _stays(
+    conn: Connection, view: StateView, seq_of: dict[int, int], times: dict[int, datetime]
+) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """The stays this report opened and are still open (child -> the opening event's seq),
+    and the stays it closed, as containment rows in the order of ``store.CONTAINMENT``."""
+    moves = sorted(
+        [(c.event_index, True, c) for c in view.opened]
+        + [(c.event_index, False, c) for c in view.closed],
+        key=lambda move: move[0],
     )
-    store.close_containment(
-        conn,
-        [
-            {"c": c.child, "p": c.parent, "s": seq_of[c.event_index], "t": times[c.event_index]}
-            for c in view.closed
-        ],
-    )
+    since: dict[str, int] = {}
+    opened_at: dict[int, datetime] = {}
+    closing: list[tuple[str, str, int | None, int]] = []
+    for index, opening, c in moves:
+        if opening:
+            since[c.child] = seq_of[index]
+            opened_at[seq_of[index]] = times[index]
+        else:
+            closing.append((c.child, c.parent, since.pop(c.child, None), index))
+    if not closing:
+        return since, []
+    # Stays opened by an earlier report: their start is in the stored state.
+    stored = store.stored_stays(conn, [child for child, _p, start, _i in closing if start is None])
+    opened_at.update(stored.times)
+    closed = []
+    for child, parent, start, index in closing:
+        # A stay with no recorded start (never expected) is closed as it opens, not lost.
+        first = start if start is not None else stored.seqs.get(child, seq_of[index])
+        began = opened_at.get(first, times[index])
+        closed.append((child, parent, first, began, seq_of[index], times[index]))
+    return since, closed

@@ -7,6 +7,7 @@ An audit record's leaf holds every column of its row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, select
 from itptrace.ledger.encoding import encode_flat_record, encode_record, lines_digest, rfc3339
 from itptrace.ledger.log import append
 from itptrace.ledger.sources import register_leaf_source
-from itptrace.repository.schema import audit_log, event_items, events
+from itptrace.repository.schema import audit_log, events
 
 EVENT = "event"
 AUDIT = "audit"
@@ -87,10 +88,13 @@ def stored_event_leaf(conn: Connection, ref: str) -> bytes | None:
     row = conn.execute(select(events).where(events.c.seq == int(ref))).first()
     if row is None:
         return None
-    items = conn.execute(
-        select(event_items.c.ui, event_items.c.role).where(event_items.c.event_seq == row.seq)
-    )
-    return event_leaf(dict(row._mapping), [(ui, role) for ui, role in items])
+    return event_leaf(dict(row._mapping), stored_items(row.uis, row.parent))
+
+
+def stored_items(items: str, parent: str | None) -> list[tuple[str, str]]:
+    """The (ui, role) items of a stored event: its ``items`` column and its parent."""
+    pairs = [(ui, "item") for ui in json.loads(items)]
+    return [*pairs, (parent, "parent")] if parent is not None else pairs
 
 
 def audit_leaf(conn: Connection, ref: str) -> bytes | None:

@@ -8,12 +8,13 @@ sequence number, so a page token is simply the last sequence number served.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from itptrace.access import Actor, Role, require
 from itptrace.capture.epcis import EpcisEvent
@@ -23,7 +24,8 @@ from itptrace.capture.native import NativeMessage
 from itptrace.clock import parse_instant
 from itptrace.context import Context
 from itptrace.errors import DomainError
-from itptrace.repository.schema import event_items, events, ui_state
+from itptrace.repository.history import item_links
+from itptrace.repository.schema import events, ui_state
 
 PARAMETERS = {
     "EQ_bizStep",
@@ -100,7 +102,9 @@ def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
         raise QueryError(f"bad query parameter: {exc}") from None
     if not 1 <= per_page <= 1000:
         raise QueryError("perPage must be between 1 and 1000", subject="perPage")
-    query = select(events.c.seq, events.c.recorded_at, events.c.details).order_by(events.c.seq)
+    query = select(events.c.seq, events.c.recorded_at, events.c.details, events.c.uis).order_by(
+        events.c.seq
+    )
     if actor.role is Role.OPERATOR:
         query = query.where(events.c.originator_id == actor.operator_id)
     for name, column, cmp in (
@@ -114,9 +118,10 @@ def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
     for name, role in (("MATCH_epc", "item"), ("MATCH_parentID", "parent"), ("MATCH_anyEPC", None)):
         wanted = [ui_of(v) for v in _values(params, name)]
         if wanted:
-            sub = select(event_items.c.event_seq).where(event_items.c.ui.in_(wanted))
+            links = item_links(functools.partial(_among, wanted)).subquery()
+            sub = select(links.c.event_seq)
             if role is not None:
-                sub = sub.where(event_items.c.role == role)
+                sub = sub.where(links.c.role == role)
             query = query.where(events.c.seq.in_(sub))
     places = [
         v.removeprefix(FACILITY_URN)
@@ -136,13 +141,7 @@ def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
                 return Page(found, None)
             for row in rows:
                 last = int(row.seq)
-                items = list(
-                    conn.execute(
-                        select(event_items.c.ui).where(
-                            event_items.c.event_seq == row.seq, event_items.c.role == "item"
-                        )
-                    ).scalars()
-                )
+                items = list(json.loads(row.uis))
                 gtin_rows = conn.execute(
                     select(ui_state.c.ui, ui_state.c.gtin).where(
                         ui_state.c.ui.in_(items), ui_state.c.gtin.is_not(None)
@@ -160,3 +159,7 @@ def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
                 if len(found) == per_page:
                     return Page(found, _token(last))
     return Page(found, None)
+
+
+def _among(values: list[str], column: ColumnElement[Any]) -> ColumnElement[bool]:
+    return column.in_(values)

@@ -83,7 +83,7 @@ def _require_sight(conn: Connection, actor: Actor, ui: str) -> None:
     it) or holds it now; it never learns whether other UIs exist."""
     if actor.role is not Role.OPERATOR:
         return
-    seqs = _trace_seqs(conn, ui, 0, None, 0)
+    seqs = store.event_seqs_of(conn, ui)
     if seqs and actor.operator_id in store.originators(conn, list(seqs)):
         return
     state = store.state(conn, ui)
@@ -121,35 +121,10 @@ def _entry(row: Row[Any], via: str | None) -> TraceEntry:
     )
 
 
-def _trace_seqs(
-    conn: Connection, ui: str, lower: int, upper: int | None, depth: int
-) -> dict[int, str | None]:
-    """Events of ``ui`` in (lower, upper], and of its containers while it was inside them."""
-    found: dict[int, str | None] = {}
-    if depth > 16:  # deeper nesting than any real packaging: stop rather than loop
-        return found
-    for seq in store.item_event_seqs(conn, ui):
-        # (lower, upper]: the event that took the item out of a container still concerns it.
-        if seq > lower and (upper is None or seq <= upper):
-            found.setdefault(seq, None)
-    for stay in store.intervals_of(conn, ui):
-        start = max(lower, int(stay.from_seq))
-        end = (
-            stay.to_seq
-            if upper is None
-            else (upper if stay.to_seq is None else min(upper, stay.to_seq))
-        )
-        if end is not None and start > end:
-            continue
-        for seq, via in _trace_seqs(conn, stay.parent, start, end, depth + 1).items():
-            found.setdefault(seq, via or stay.parent)
-    return found
-
-
 def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:
     """Every event of a pack, unscoped: for other services that already checked the caller."""
     with ctx.db.transaction() as conn:
-        seqs = _trace_seqs(conn, ui, 0, None, 0)
+        seqs = store.event_seqs_of(conn, ui)
         if not seqs:
             raise NotFound(f"no recorded event concerns {ui}", subject=ui)
         rows = store.events_by_seq(conn, list(seqs))
@@ -164,7 +139,7 @@ def trace(ctx: Context, actor: Actor, ui: str) -> list[TraceEntry]:
     require(actor, "query.trace")
     with ctx.db.transaction() as conn:
         _require_sight(conn, actor, ui)
-        seqs = _trace_seqs(conn, ui, 0, None, 0)
+        seqs = store.event_seqs_of(conn, ui)
         if not seqs:
             raise NotFound(f"no recorded event concerns {ui}", subject=ui)
         rows = store.events_by_seq(conn, list(seqs))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, or_, select
 
+from itptrace.repository import history
 from itptrace.repository.schema import (
-    containment,
-    event_items,
     events,
     recalls,
     refused_events,
@@ -38,15 +38,9 @@ def state(conn: Connection, ui: str) -> Row[Any] | None:
     return conn.execute(select(ui_state).where(ui_state.c.ui == ui)).first()
 
 
-def item_event_seqs(conn: Connection, ui: str) -> list[int]:
-    query = select(event_items.c.event_seq).where(event_items.c.ui == ui)
-    return [int(s) for s in conn.execute(query).scalars()]
-
-
-def intervals_of(conn: Connection, child: str) -> list[Row[Any]]:
-    """Every stay of ``child`` in a container: parent, from/to sequence numbers and times."""
-    query = select(containment).where(containment.c.child == child).order_by(containment.c.from_seq)
-    return list(conn.execute(query))
+def event_seqs_of(conn: Connection, ui: str) -> dict[int, str | None]:
+    """Events of ``ui`` and of its containers while it was inside them (with the container)."""
+    return history.event_seqs_of(conn, ui)
 
 
 def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
@@ -63,16 +57,15 @@ def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
 
 
 def children_at(conn: Connection, parents: Sequence[str], at: datetime | None) -> list[Row[Any]]:
-    """(child, parent) pairs of these parents now (open intervals) or at time ``at``."""
+    """(child, parent) pairs of these parents now or at time ``at``."""
     if at is None:
-        query = select(containment.c.child, containment.c.parent).where(
-            containment.c.parent.in_(parents), containment.c.to_seq.is_(None)
+        query = select(ui_state.c.ui.label("child"), ui_state.c.parent).where(
+            ui_state.c.parent.in_(parents)
         )
         return list(conn.execute(query))
-    query = select(containment.c.child, containment.c.parent).where(
-        containment.c.parent.in_(parents),
-        containment.c.from_time <= at,
-        or_(containment.c.to_time.is_(None), containment.c.to_time > at),
+    every = history.stays(lambda column: column.in_(parents), by_parent=True).subquery()
+    query = select(every.c.child, every.c.parent).where(
+        every.c.from_time <= at, or_(every.c.to_time.is_(None), every.c.to_time > at)
     )
     return list(conn.execute(query))
 
@@ -97,13 +90,16 @@ def applied_packs_by_operator(conn: Connection, per_operator: int) -> dict[str, 
     found: dict[str, list[str]] = {}
     for operator in sorted(operators_):
         query = (
-            select(event_items.c.ui)
-            .join(events, events.c.seq == event_items.c.event_seq)
+            select(events.c.uis)
             .where(events.c.message_type == "EUA", events.c.originator_id == operator)
-            .order_by(event_items.c.event_seq.desc())
-            .limit(per_operator)
+            .order_by(events.c.seq.desc())
         )
-        found[operator] = list(conn.execute(query).scalars())
+        packs: list[str] = []
+        for items in conn.execute(query).scalars():
+            packs.extend(sorted(json.loads(items), reverse=True)[: per_operator - len(packs)])
+            if len(packs) >= per_operator:
+                break
+        found[operator] = packs
     return found
 
 

@@ -255,14 +255,19 @@ events = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("source", String(16), nullable=False),
     Column("details", Text, nullable=False),
+    # Every UI the event names as an item, as a JSON array in message order: the event's
+    # own record of its items, whatever the per-UI indexes below keep.
+    Column("uis", Text, nullable=False, server_default="[]"),
     Index("ix_events_time", "event_time"),
     Index("ix_events_type_time", "message_type", "event_time"),
     Index("ix_events_originator", "originator_id", "seq"),
     Index("ix_events_facility", "facility_id"),
 )
 
-# Keyed by UI (the history of one pack); the items of one event are read through the
-# event_seq index, which is only ever appended to.
+# Which events name a UI, keyed by UI (the history of one pack). An application's packs and
+# an aggregation's children are not repeated here while the event stands: ui_state's
+# created_seq and the stays below link them (one random-keyed row per pack, not three).
+# When a recall undoes such an event, its links are written here so history stays whole.
 event_items = Table(
     "event_items",
     metadata,
@@ -287,9 +292,13 @@ ui_state = Table(
     Column("gtin", String(14)),
     Column("created_seq", SEQ, nullable=False),
     Column("last_seq", SEQ, nullable=False),
-    # No index on parent: the current children of P are its open containment intervals.
+    # The current stay in ``parent``: the event that put the UI there. Closed stays are in
+    # containment; together they are the aggregation history.
+    Column("parent_since_seq", SEQ),
+    Index("ix_ui_state_parent", "parent"),
 )
 
+# Closed stays of a child in a container (the current one is in ui_state).
 containment = Table(
     "containment",
     metadata,

@@ -14,19 +14,15 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
-    cast,
     func,
     insert,
-    literal,
-    null,
-    or_,
     select,
 )
 
+from itptrace.repository import history
 from itptrace.repository.schema import (
     alert_status,
     alerts,
-    containment,
     event_items,
     events,
     recalls,
@@ -160,9 +156,7 @@ def revoked_codes(conn: Connection) -> Iterator[tuple[str, str]]:
         for start in range(0, len(level), CHUNK):
             chunk = level[start : start + CHUNK]
             rows = conn.execute(
-                select(containment.c.child, containment.c.parent).where(
-                    containment.c.parent.in_(chunk), containment.c.to_seq.is_(None)
-                )
+                select(ui_state.c.ui, ui_state.c.parent).where(ui_state.c.parent.in_(chunk))
             )
             for child, parent in rows:
                 reasons.setdefault(child, reasons.get(parent, "deactivated"))
@@ -173,12 +167,17 @@ def revoked_codes(conn: Connection) -> Iterator[tuple[str, str]]:
 def trace_summary(conn: Connection, ui: str) -> list[Row[Any]]:
     """(seq, message_type, event_time, recalled, details) of the pack's events, oldest first;
     ``details`` is read only for applications and deactivations (small), else None."""
-    return list(conn.execute(_trace_summary_query(), {"ui": ui}))
+    seqs = sorted(history.event_seqs_of(conn, ui))
+    rows: list[Row[Any]] = []
+    for start in range(0, len(seqs), CHUNK):
+        chunk = seqs[start : start + CHUNK]
+        rows.extend(conn.execute(_trace_summary_query(), {"seqs": chunk}))
+    return sorted(rows, key=lambda row: (aware(row.event_time), row.seq))
 
 
 @functools.cache
 def _trace_summary_query() -> Select[Any]:
-    """Built once; the pack is the bound parameter ``ui``."""
+    """Built once; the events are the expanding bound parameter ``seqs``."""
     small = events.c.message_type.in_(("EUA", "IDA"))
     return (
         select(
@@ -189,48 +188,7 @@ def _trace_summary_query() -> Select[Any]:
             case((small, events.c.details), else_=None).label("details"),
         )
         .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
-        .where(events.c.seq.in_(_related()))
-        .order_by(events.c.event_time, events.c.seq)
-    )
-
-
-def _related() -> Select[Any]:
-    """Sequence numbers of the events of the pack ``ui``, and of its containers while it was
-    inside them: the walk of ``queries.service.full_trace`` as one recursive query.
-
-    ``stays`` holds each UI reached with the interval of sequence numbers (``lower``,
-    ``upper``] in which its events concern the pack: the pack itself always, a container
-    from the pack's entry until its exit (no upper bound while the pack is still inside).
-    """
-    seq = containment.c.from_seq.type
-    first = select(
-        cast(bindparam("ui"), containment.c.parent.type).label("ui"),
-        cast(literal(0), seq).label("lower"),
-        cast(null(), seq).label("upper"),
-        literal(0).label("depth"),
-    ).cte("stays", recursive=True)
-    outer = first.alias("outer")
-    lower = case(
-        (containment.c.from_seq > outer.c.lower, containment.c.from_seq), else_=outer.c.lower
-    )
-    upper = case(
-        (outer.c.upper.is_(None), containment.c.to_seq),
-        (containment.c.to_seq.is_(None), outer.c.upper),
-        (containment.c.to_seq < outer.c.upper, containment.c.to_seq),
-        else_=outer.c.upper,
-    )
-    stays = first.union_all(
-        select(containment.c.parent, lower, upper, outer.c.depth + 1)
-        .join(outer, containment.c.child == outer.c.ui)
-        .where(outer.c.depth < MAX_DEPTH, or_(upper.is_(None), lower <= upper))
-    )
-    return (
-        select(event_items.c.event_seq)
-        .join(stays, event_items.c.ui == stays.c.ui)
-        .where(
-            event_items.c.event_seq > stays.c.lower,
-            or_(stays.c.upper.is_(None), event_items.c.event_seq <= stays.c.upper),
-        )
+        .where(events.c.seq.in_(bindparam("seqs", expanding=True)))
     )
 
 
