@@ -190,8 +190,9 @@ def insert_links(conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
 
 
 def write_states(
-    conn: Connection, new: list[UiState], changed: list[UiState], removed: list[str]
+    conn: Connection, new: Sequence[tuple[Any, ...]], changed: list[UiState], removed: list[str]
 ) -> None:
+    """``new`` rows are in the order of ``UiState._fields``."""
     # Sorted by key: UIs are random by design, and inserting them in key order touches
     # each index page once instead of jumping around the whole index.
     insert_rows(conn, ui_state, UiState._fields, sorted(new, key=itemgetter(0)))

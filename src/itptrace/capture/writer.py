@@ -130,18 +130,19 @@ def _write_state(
     conn: Connection, view: StateView, seq_of: dict[int, int], times: dict[int, datetime]
 ) -> None:
     since, closed = _stays(conn, view, seq_of, times)
-    new, changed = [], []
-    created, removed = view.created, view.removed
+    new: list[tuple[Any, ...]] = []
+    changed: list[UiState] = []
+    created, removed, touched, stay_of = view.created, view.removed, view.touched, since.get
+    # One row per changed UI, possibly hundreds of thousands: plain tuples, no field names.
+    # A state's first ten fields are kept; its sequence numbers (the last three) are set here.
     for ui, state in view.changed.items():
         if ui in removed:
             continue
-        seq = seq_of[view.touched[ui]]
-        stay = since.get(ui, state.parent_since_seq) if state.parent is not None else None
-        # The state's first ten fields, then its sequence numbers (the row's last three).
+        stay = stay_of(ui, state[12]) if state[3] is not None else None
         if ui in created:
-            new.append(UiState(*state[:10], seq_of[created[ui]], seq, stay))
+            new.append((*state[:10], seq_of[created[ui]], seq_of[touched[ui]], stay))
         else:
-            changed.append(UiState(*state[:10], state.created_seq, seq, stay))
+            changed.append(UiState(*state[:10], state[10], seq_of[touched[ui]], stay))
     store.write_states(conn, new, changed, sorted(removed - set(created)))
     store.insert_closed_stays(conn, closed)
 
@@ -151,6 +152,8 @@ def _stays(
 ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
     """The stays this report opened and are still open (child -> the opening event's seq),
     and the stays it closed, as containment rows in the order of ``store.CONTAINMENT``."""
+    if not view.closed:  # the common case: a report that only fills containers
+        return {c.child: seq_of[c.event_index] for c in view.opened}, []
     moves = sorted(
         [(c.event_index, True, c) for c in view.opened]
         + [(c.event_index, False, c) for c in view.closed],
