@@ -16,6 +16,7 @@ from itptrace.context import Context
 from itptrace.repository import migrate
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
+from tests.integration.chain import build_chain
 
 
 def test_migrations_create_exactly_the_declared_schema(ctx: Context) -> None:
@@ -125,3 +126,22 @@ def test_moving_current_stays_and_items_keeps_every_link_and_the_append_only_gua
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text("UPDATE events SET uis = '[]'"))
     engine.dispose()
+
+
+def test_issued_codes_live_in_their_key_b_tree_on_sqlite_and_stay_append_only(
+    ctx: Context,
+) -> None:
+    if ctx.db.dialect != "sqlite":
+        return
+    build_chain(ctx)  # issues unit and aggregated codes
+    with ctx.db.engine.connect() as conn:
+        for table in ("unit_uis", "aggregate_uis"):
+            sql = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
+            ).scalar_one()
+            assert sql.rstrip().endswith("WITHOUT ROWID"), table
+            indexes = {i["name"] for i in inspect(conn).get_indexes(table)}
+            assert f"ix_{table.removesuffix('_uis')}_uis_request" in indexes
+    for statement in ("DELETE FROM unit_uis", "UPDATE aggregate_uis SET tag = 'x'"):
+        with pytest.raises(IntegrityError), ctx.db.engine.begin() as conn:
+            conn.execute(text(statement))

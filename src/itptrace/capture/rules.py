@@ -124,15 +124,17 @@ def apply_application(event: TraceEvent, view: StateView) -> Outcome:
     problems = items.check_application(event, view)
     if problems:
         return problems, {}
+    # One new state per pack, built positionally (much cheaper for a NamedTuple than by
+    # keyword) from values read once, the issuance straight from the view's cache.
+    facility, custodian = event.facility_id, event.originator_id
+    issuances = view.issuances
+    new: list[UiState] = []
     for ui in event.uis:
-        issuance = view.issuance(ui)
+        issuance = issuances[ui] if ui in issuances else view.issuance(ui)
         assert issuance is not None
-        view.put(
-            UiState(
-                ui, "unit", ACTIVE, None, event.facility_id, event.originator_id, gtin=issuance.gtin
-            ),
-            new=True,
-        )
+        gtin = issuance.gtin
+        new.append(UiState(ui, "unit", ACTIVE, None, facility, custodian, None, None, None, gtin))
+    view.put_new(new)
     return [], {}
 
 
@@ -147,9 +149,7 @@ def apply_aggregation(event: TraceEvent, view: StateView, index: int) -> Outcome
             UiState(event.parent, kind, ACTIVE, None, event.facility_id, event.originator_id),
             new=True,
         )
-    for child in event.uis:
-        view.put_inside(child, event.parent)
-        view.opened.append(Containment(child, event.parent, index))
+    view.put_all_inside(event.uis, event.parent, index)
     view.children(event.parent).extend(event.uis)
     return [], {}
 

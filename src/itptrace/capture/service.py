@@ -46,10 +46,12 @@ class CaptureResult:
 
 def fingerprint(event: TraceEvent, body: dict[str, Any] | None = None) -> str:
     """A digest of the message as sent (its native JSON form, ``body`` if already made)."""
-    canonical = json.dumps(
-        message_to_json(event) if body is None else body, sort_keys=True, separators=(",", ":")
-    )
+    canonical = _CANONICAL.encode(message_to_json(event) if body is None else body)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# What json.dumps(sort_keys=True, separators=(",", ":")) builds on every call, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _authorise(actor: Actor, events: list[TraceEvent]) -> None:
@@ -88,7 +90,7 @@ def _check_one(
     recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]],
 ) -> tuple[list[Problem], dict[str, Any]]:
     problems = check_timing(event, received, policy) + check_originator(event, view)
-    if any(not p.flag_only for p in problems):
+    if problems and any(not p.flag_only for p in problems):
         return problems, {}
     view.current_index = index
     if event.message_type is MessageType.RCL:
@@ -185,14 +187,16 @@ def _capture(
                 continue
             seen[event.event_id] = print_
             problems, extra = _check_one(event, index, view, received, policy, recalled)
-            hard = [p for p in problems if not p.flag_only]
-            if hard:
-                # Rules change the view only once all their checks pass, so a refused event
-                # leaves nothing behind for the events after it.
-                refused.append((event, hard))
-                continue
-            flags = [p.code for p in problems if p.flag_only]
-            result.problems.extend(p for p in problems if p.flag_only)
+            flags: list[str] = []
+            if problems:  # most events have none: nothing to sort out
+                hard = [p for p in problems if not p.flag_only]
+                if hard:
+                    # Rules change the view only once all their checks pass, so a refused
+                    # event leaves nothing behind for the events after it.
+                    refused.append((event, hard))
+                    continue
+                flags = [p.code for p in problems]
+                result.problems.extend(problems)
             accepted.append(Checked(index, event, print_, body, extra, flags))
         for _event, problems in refused:
             result.problems.extend(problems)

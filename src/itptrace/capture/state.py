@@ -193,15 +193,28 @@ class StateView:
         assert current is not None, f"update of unknown UI {ui}"
         self.put(current._replace(**changes))  # type: ignore[arg-type]
 
-    def put_inside(self, ui: str, parent: str) -> None:
-        """``ui`` (a top-level item, known to the view) goes into ``parent``: the hot path of
-        aggregation, kept free of keyword copying."""
-        s = self.states[ui]
-        assert s is not None, f"aggregation of unknown UI {ui}"
-        self.put(
-            UiState(
-                s.ui, s.kind, s.status, parent, s.facility_id, s.custodian_id,
-                s.destination_facility_id, s.destination_kind, s.destination_country, s.gtin,
-                s.created_seq, s.last_seq, s.parent_since_seq,
-            )
-        )  # fmt: skip
+    def put_new(self, states: list[UiState]) -> None:
+        """``put(state, new=True)`` for each of ``states`` (an application's packs), with one
+        dictionary update each instead of a method call per pack."""
+        by_ui = {state.ui: state for state in states}
+        self.states.update(by_ui)
+        self.changed.update(by_ui)
+        index = dict.fromkeys(by_ui, self.current_index)
+        self.touched.update(index)
+        self.created.update(index)
+        if self.removed:  # only after a recall earlier in the report
+            self.removed.difference_update(by_ui)
+
+    def put_all_inside(self, uis: Iterable[str], parent: str, index: int) -> None:
+        """Each of ``uis`` (top-level items known to the view) goes into ``parent`` by the
+        event at ``index``: the hot path of aggregation, one pass for a whole event."""
+        states, changed, touched = self.states, self.changed, self.touched
+        current = self.current_index
+        for ui in uis:
+            s = states[ui]
+            assert s is not None, f"aggregation of unknown UI {ui}"
+            states[ui] = changed[ui] = UiState._make((*s[:3], parent, *s[4:]))
+            touched[ui] = current
+        if self.removed:
+            self.removed.difference_update(uis)
+        self.opened.extend([Containment(ui, parent, index) for ui in uis])

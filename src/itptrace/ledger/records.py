@@ -7,9 +7,10 @@ An audit record's leaf holds every column of its row.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -58,11 +59,28 @@ def event_leaf(row: Mapping[str, Any], items: Iterable[tuple[str, str]]) -> byte
     # here gives the canonical form directly (the same bytes as ``encode_record``, which
     # the tests check) without walking every value.
     fields = {
-        name: rfc3339(value) if isinstance(value := row[name], datetime) else value
+        name: _rfc3339(value) if isinstance(value := row[name], datetime) else value
         for name in EVENT_FIELDS
     }
     fields["items_sha256"] = lines_digest([f"{ui}\t{role}\n" for ui, role in items])
     return encode_flat_record(EVENT, fields)
+
+
+def _rfc3339(value: datetime) -> str:
+    """:func:`rfc3339`, remembered for naive and fixed-offset datetimes.
+
+    The events of one report share their recording time and mostly their event time, so
+    the same text would be formatted again for every leaf. Two such datetimes that compare
+    equal are the same instant, hence the same text; a zone with daylight saving time is
+    not cached, because there equal wall times may be different instants (PEP 495 fold).
+    """
+    zone = value.tzinfo
+    if zone is None or type(zone) is timezone:
+        return _fixed_offset_rfc3339(value)
+    return rfc3339(value)
+
+
+_fixed_offset_rfc3339 = functools.lru_cache(maxsize=1024)(rfc3339)
 
 
 def record_events(

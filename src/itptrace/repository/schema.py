@@ -160,6 +160,7 @@ unit_uis = Table(
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
     Index("ix_unit_uis_request", "request_id"),
+    sqlite_with_rowid=False,  # one B-tree search per lookup (migration 0010)
 )
 
 aggregate_uis = Table(
@@ -169,6 +170,7 @@ aggregate_uis = Table(
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
     Index("ix_aggregate_uis_request", "request_id"),
+    sqlite_with_rowid=False,
 )
 
 ui_deactivations = Table(
