@@ -210,7 +210,8 @@ def measure(label: str, url: str, workdir: Path, packs: int) -> dict[str, float]
     print(f"[{label}] capture: {packs:,} packs, {accepted:,} events in {seconds:.1f} s = "
           f"{rate:,.0f} packs/s")  # fmt: skip
     print(f"[{label}] rows written (raw insert rows/s): " + ", ".join(
-        f"{k} {n:,} ({n / s:,.0f}/s)" for k, (n, s) in tables.items()))  # fmt: skip
+        f"{k} {n:,} ({n / s:,.0f}/s)" if n else f"{k} 0"
+        for k, (n, s) in tables.items()))  # fmt: skip
     print(f"[{label}] raw insert of the same {rows:,} rows: {raw_seconds:.1f} s = "
           f"{rows / raw_seconds:,.0f} rows/s = {packs / raw_seconds:,.0f} packs/s "
           f"({rows / packs:.1f} rows per pack); capture_seconds / raw_seconds = "

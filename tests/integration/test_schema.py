@@ -37,9 +37,14 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
     with ctx.db.engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "foreign_keys")
+            for name in ("journal_mode", "synchronous", "foreign_keys", "wal_autocheckpoint")
         }
-    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "foreign_keys": 1,
+        "wal_autocheckpoint": 10000,
+    }
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
