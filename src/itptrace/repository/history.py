@@ -23,8 +23,8 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Row,
     bindparam,
+    cast,
     literal,
     null,
     select,
@@ -86,13 +86,25 @@ def _one(column: ColumnElement[Any]) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _links_of_one() -> CompoundSelect[Any]:
-    return item_links(_one)
-
-
-@functools.cache
-def _stays_of_one() -> CompoundSelect[Any]:
-    return stays(_one)
+def _steps_of_one() -> CompoundSelect[Any]:
+    """(parent, seq, to_seq) rows of the UI ``ui``: with no parent, an event naming it; with
+    a parent, a stay from the event ``seq`` (which names the UI too) until ``to_seq``. One
+    statement per level of the walk instead of two."""
+    # Typed NULLs: PostgreSQL infers a union's column types from its first part.
+    no_parent = cast(null(), ui_state.c.parent.type)
+    no_end = cast(null(), containment.c.to_seq.type)
+    return union_all(
+        select(no_parent, event_items.c.event_seq, no_end).where(_one(event_items.c.ui)),
+        select(no_parent, ui_state.c.created_seq, no_end).where(
+            _one(ui_state.c.ui), ui_state.c.kind == "unit"
+        ),
+        select(ui_state.c.parent, ui_state.c.parent_since_seq, no_end).where(
+            _one(ui_state.c.ui), ui_state.c.parent_since_seq.is_not(None)
+        ),
+        select(containment.c.parent, containment.c.from_seq, containment.c.to_seq).where(
+            _one(containment.c.child)
+        ),
+    )
 
 
 def event_seqs_of(conn: Connection, ui: str) -> dict[int, str | None]:
@@ -108,25 +120,18 @@ def _walk(
     found: dict[int, str | None] = {}
     if depth > MAX_DEPTH:
         return found
-    for _ui, seq, _role in conn.execute(_links_of_one(), {"ui": ui}):
+    stays = []
+    for parent, seq, to_seq in conn.execute(_steps_of_one(), {"ui": ui}):
         # (lower, upper]: the event that took the item out of a container still concerns it.
         if seq > lower and (upper is None or seq <= upper):
             found.setdefault(int(seq), None)
-    for stay in stays_of(conn, ui):
-        start = max(lower, int(stay.from_seq))
-        end = (
-            stay.to_seq
-            if upper is None
-            else (upper if stay.to_seq is None else min(upper, stay.to_seq))
-        )
+        if parent is not None:
+            stays.append((int(seq), parent, to_seq))
+    for from_seq, parent, to_seq in sorted(stays):
+        start = max(lower, from_seq)
+        end = to_seq if upper is None else (upper if to_seq is None else min(upper, to_seq))
         if end is not None and start > end:
             continue
-        for seq, via in _walk(conn, stay.parent, start, end, depth + 1).items():
-            found.setdefault(seq, via or stay.parent)
+        for seq, via in _walk(conn, parent, start, end, depth + 1).items():
+            found.setdefault(seq, via or parent)
     return found
-
-
-def stays_of(conn: Connection, child: str) -> list[Row[Any]]:
-    """Every stay of ``child`` in a container, oldest first."""
-    rows = conn.execute(_stays_of_one(), {"ui": child})
-    return sorted(rows, key=lambda row: int(row.from_seq))
