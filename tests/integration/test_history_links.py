@@ -121,6 +121,10 @@ def test_a_recalled_aggregation_stays_in_the_history_of_its_children(chain: Chai
     again = aggregate(chain, packs, chain.cartons[1])
     state = rows(chain, select(ui_state).where(ui_state.c.ui == packs[0]))[0]
     assert (state.parent, state.parent_since_seq) == (chain.cartons[1], again)
+    # The recalled aggregation still names the first carton; only the second holds them.
+    assert sorted(n.ui for n in contents(chain.ctx, AUTH, chain.cartons[1]).children) == sorted(
+        packs
+    )
 
 
 def test_a_recalled_application_stays_in_the_history_and_the_pack_can_be_applied_again(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
 from itptrace.repository.bulk import among, bulk_insert, bulk_update, insert_rows
-from itptrace.repository.history import item_links
+from itptrace.repository.history import current_stays, item_links
 from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
@@ -106,7 +106,7 @@ def load_issuances(conn: Connection, codes: list[str]) -> dict[str, Issuance]:
 
 def load_children(conn: Connection, parent: str) -> list[str]:
     """The current children of ``parent``."""
-    return list(conn.execute(select(ui_state.c.ui).where(ui_state.c.parent == parent)).scalars())
+    return [stay.child for stay in current_stays(conn, [parent])]
 
 
 def load_facility(conn: Connection, facility_id: str) -> FacilityInfo | None:

@@ -174,7 +174,7 @@ def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = N
                 break
             pairs = store.children_at(conn, level, at)
             level = []
-            for child, parent in sorted((p.child, p.parent) for p in pairs):
+            for child, parent in sorted(pairs):
                 node = Node(child)
                 nodes[parent].children.append(node)
                 nodes[child] = node

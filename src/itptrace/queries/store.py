@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select
+from sqlalchemy import Connection, Row, select
 
 from itptrace.repository import history
 from itptrace.repository.schema import (
@@ -56,18 +56,15 @@ def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
     return sorted(rows, key=lambda r: r.seq)
 
 
-def children_at(conn: Connection, parents: Sequence[str], at: datetime | None) -> list[Row[Any]]:
+def children_at(
+    conn: Connection, parents: Sequence[str], at: datetime | None
+) -> list[tuple[str, str]]:
     """(child, parent) pairs of these parents now or at time ``at``."""
+    current = history.current_stays(conn, parents)
     if at is None:
-        query = select(ui_state.c.ui.label("child"), ui_state.c.parent).where(
-            ui_state.c.parent.in_(parents)
-        )
-        return list(conn.execute(query))
-    every = history.stays(lambda column: column.in_(parents), by_parent=True).subquery()
-    query = select(every.c.child, every.c.parent).where(
-        every.c.from_time <= at, or_(every.c.to_time.is_(None), every.c.to_time > at)
-    )
-    return list(conn.execute(query))
+        return [(s.child, s.parent) for s in current]
+    then = [(s.child, s.parent) for s in current if s.from_time <= at]
+    return then + history.closed_stays_at(conn, parents, at)
 
 
 def refused(conn: Connection, originator: str | None, limit: int, after: int) -> list[Row[Any]]:

@@ -16,7 +16,10 @@ filtered on its own key column, so each is an index lookup on both databases.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,10 +34,12 @@ from sqlalchemy import (
     union_all,
 )
 
+from itptrace.repository.bulk import among
 from itptrace.repository.schema import containment, event_items, events, ui_state
 
 Match = Callable[[ColumnElement[Any]], ColumnElement[bool]]
 MAX_DEPTH = 16  # containers inside containers, deeper than any real packaging
+CHUNK = 5_000
 
 
 def item_links(match: Match) -> CompoundSelect[Any]:
@@ -55,30 +60,69 @@ def item_links(match: Match) -> CompoundSelect[Any]:
     )
 
 
-def stays(match: Match, *, by_parent: bool = False) -> CompoundSelect[Any]:
-    """(child, parent, from_seq, from_time, to_seq, to_time) of every stay, closed or current,
-    whose child (or parent, with ``by_parent``) ``match`` accepts."""
-    current = (
-        select(
-            ui_state.c.ui.label("child"),
-            ui_state.c.parent,
-            ui_state.c.parent_since_seq.label("from_seq"),
-            events.c.event_time.label("from_time"),
-            null().label("to_seq"),
-            null().label("to_time"),
+@dataclass(frozen=True)
+class Stay:
+    """A child's current stay in a container, since the event ``from_seq`` at ``from_time``."""
+
+    child: str
+    parent: str
+    from_seq: int
+    from_time: datetime
+
+
+def current_stays(conn: Connection, parents: Sequence[str]) -> list[Stay]:
+    """The current stays in any of ``parents``.
+
+    ``ui_state.parent`` has no index: it would be one more random-keyed insert per pack. A
+    UI only ever enters a container by an aggregation naming that container, so the
+    candidates are the items of the aggregations naming ``parents``; a candidate is inside
+    now when its state still says so (a later disaggregation or recall took the others out).
+    """
+    wanted, candidates = set(parents), set[str]()
+    for start in range(0, len(parents), CHUNK):
+        query = (
+            select(events.c.uis)
+            .join(event_items, event_items.c.event_seq == events.c.seq)
+            .where(
+                among(conn, event_items.c.ui, parents[start : start + CHUNK]),
+                event_items.c.role == "parent",
+                events.c.message_type == "EPA",
+            )
         )
-        .join(events, events.c.seq == ui_state.c.parent_since_seq)
-        .where(match(ui_state.c.parent if by_parent else ui_state.c.ui))
+        for uis in conn.execute(query).scalars():
+            candidates.update(json.loads(uis))
+    ordered, found = sorted(candidates), list[Stay]()
+    for start in range(0, len(ordered), CHUNK):
+        query = (
+            select(
+                ui_state.c.ui, ui_state.c.parent, ui_state.c.parent_since_seq, events.c.event_time
+            )
+            .join(events, events.c.seq == ui_state.c.parent_since_seq)
+            .where(among(conn, ui_state.c.ui, ordered[start : start + CHUNK]))
+        )
+        found.extend(
+            Stay(ui, parent, int(seq), _aware(at))
+            for ui, parent, seq, at in conn.execute(query)
+            if parent in wanted
+        )
+    return found
+
+
+def closed_stays_at(
+    conn: Connection, parents: Sequence[str], at: datetime
+) -> list[tuple[str, str]]:
+    """(child, parent) of the closed stays in ``parents`` that held at time ``at``."""
+    query = select(containment.c.child, containment.c.parent).where(
+        containment.c.parent.in_(parents),
+        containment.c.from_time <= at,
+        containment.c.to_time > at,
     )
-    closed = select(
-        containment.c.child,
-        containment.c.parent,
-        containment.c.from_seq,
-        containment.c.from_time,
-        containment.c.to_seq,
-        containment.c.to_time,
-    ).where(match(containment.c.parent if by_parent else containment.c.child))
-    return union_all(closed, current)
+    return [(str(child), str(parent)) for child, parent in conn.execute(query)]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _one(column: ColumnElement[Any]) -> ColumnElement[bool]:

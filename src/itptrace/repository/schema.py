@@ -295,9 +295,9 @@ ui_state = Table(
     Column("created_seq", SEQ, nullable=False),
     Column("last_seq", SEQ, nullable=False),
     # The current stay in ``parent``: the event that put the UI there. Closed stays are in
-    # containment; together they are the aggregation history.
+    # containment; together they are the aggregation history. No index on parent (one more
+    # random-keyed insert per pack): see repository.history.current_stays.
     Column("parent_since_seq", SEQ),
-    Index("ix_ui_state_parent", "parent"),
 )
 
 # Closed stays of a child in a container (the current one is in ui_state).

@@ -155,10 +155,8 @@ def revoked_codes(conn: Connection) -> Iterator[tuple[str, str]]:
                 yield ui, reasons.get(ui, "deactivated")
         for start in range(0, len(level), CHUNK):
             chunk = level[start : start + CHUNK]
-            rows = conn.execute(
-                select(ui_state.c.ui, ui_state.c.parent).where(ui_state.c.parent.in_(chunk))
-            )
-            for child, parent in rows:
+            for stay in history.current_stays(conn, chunk):
+                child, parent = stay.child, stay.parent
                 reasons.setdefault(child, reasons.get(parent, "deactivated"))
                 children.append(child)
         level = children

@@ -6,7 +6,8 @@ Every pack used to cost four rows keyed by its (random) UI: ``ui_state``, an
 on every commit. Now:
 
 - ``ui_state.parent_since_seq`` records the event that put the UI in its current parent, and
-  ``containment`` keeps only closed stays; ``ix_ui_state_parent`` answers "what is in P";
+  ``containment`` keeps only closed stays; "what is in P now" is answered from the
+  aggregations naming P (``repository.history.current_stays``), not a per-pack index;
 - ``events.uis`` holds the event's items (JSON array), so the items of an event are read
   from the event itself; ``event_items`` no longer repeats an application's packs or an
   aggregation's children (``ui_state.created_seq`` and the stays link them).
@@ -48,7 +49,6 @@ def upgrade() -> None:
         )
     )
     conn.execute(sa.text("DELETE FROM containment WHERE to_seq IS NULL"))
-    op.create_index("ix_ui_state_parent", "ui_state", ["parent"])
     rows = conn.execute(
         sa.text("SELECT event_seq, ui FROM event_items WHERE role = 'item' ORDER BY event_seq, ui")
     ).all()
@@ -93,7 +93,6 @@ def downgrade() -> None:
             sa.text("INSERT INTO event_items (ui, event_seq, role) VALUES (:ui, :seq, 'item')"),
             missing,
         )
-    op.drop_index("ix_ui_state_parent", table_name="ui_state")
     _guard(drop_append_only_ddl)
     with op.batch_alter_table("events") as batch:
         batch.drop_column("uis")
