@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itptrace.capture import rules_items as items
+from itptrace.capture import rules_moves as moves
 from itptrace.capture.model import DestinationKind, MessageType, Problem, TraceEvent
 from itptrace.capture.state import (
     ACTIVE,
@@ -192,7 +193,7 @@ def _before(view: StateView, uis: tuple[str, ...]) -> dict[str, object]:
 
 
 def apply_dispatch(event: TraceEvent, view: StateView) -> Outcome:
-    problems = items.check_dispatch(event, view)
+    problems = moves.check_dispatch(event, view)
     if problems:
         return problems, {}
     extra = _before(view, event.uis)
@@ -209,7 +210,7 @@ def apply_dispatch(event: TraceEvent, view: StateView) -> Outcome:
 
 
 def apply_arrival(event: TraceEvent, view: StateView) -> Outcome:
-    problems, flags = items.check_arrival(event, view)
+    problems, flags = moves.check_arrival(event, view)
     if problems:
         return problems, {}
     extra = _before(view, event.uis)
@@ -227,11 +228,11 @@ def apply_arrival(event: TraceEvent, view: StateView) -> Outcome:
 
 
 def apply_transloading(event: TraceEvent, view: StateView) -> Outcome:
-    return items.check_in_transit(event, view), {}
+    return moves.check_in_transit(event, view), {}
 
 
 def apply_retail_delivery(event: TraceEvent, view: StateView) -> Outcome:
-    problems = items.check_retail_delivery(event, view)
+    problems = moves.check_retail_delivery(event, view)
     if problems:
         return problems, {}
     extra = _before(view, event.uis)
@@ -249,11 +250,11 @@ def apply_retail_delivery(event: TraceEvent, view: StateView) -> Outcome:
 
 
 def apply_transaction(event: TraceEvent, view: StateView) -> Outcome:
-    return items.check_transaction(event, view), {}
+    return moves.check_transaction(event, view), {}
 
 
 def apply_deactivation(event: TraceEvent, view: StateView) -> Outcome:
-    problems = items.check_deactivation(event, view)
+    problems = moves.check_deactivation(event, view)
     if problems:
         return problems, {}
     extra = _before(view, event.uis)

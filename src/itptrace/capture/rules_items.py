@@ -1,44 +1,50 @@
-"""Checks on the items of an event: issued, applied, where they are, who holds them."""
+"""Checks on the items of an event: issued, applied, where they are, who holds them.
+
+The checks of production (application, aggregation, disaggregation) and the helpers the
+checks of movements (``rules_moves``) share.
+"""
 
 from __future__ import annotations
 
-import pycountry
-
-from itptrace.capture.model import DestinationKind, Problem, TraceEvent
+from itptrace.capture.model import Problem, TraceEvent
 from itptrace.capture.state import ACTIVE, DEACTIVATED, IN_TRANSIT, Issuance, StateView
 from itptrace.codes.model import IssuerError, check_application_timestamp
 from itptrace.gs1.checkdigit import is_valid_sscc
 
-DEACTIVATION_REASONS = {"destroyed", "stolen", "lost", "recalled", "expired"}
 
-
-def _p(event: TraceEvent, code: str, message: str, subject: str | None = None) -> Problem:
+def make_problem(event: TraceEvent, code: str, message: str, subject: str | None = None) -> Problem:
     return Problem(code, message, subject, event.event_id)
 
 
-def _need_items(event: TraceEvent) -> list[Problem]:
+def not_applied(event: TraceEvent, ui: str) -> Problem:
+    return make_problem(event, "ui_not_applied", f"UI {ui} has not been applied or aggregated", ui)
+
+
+def need_items(event: TraceEvent) -> list[Problem]:
     if not event.uis:
-        return [_p(event, "missing_field", f"{event.message_type} lists no UIs", "uis")]
+        return [make_problem(event, "missing_field", f"{event.message_type} lists no UIs", "uis")]
     if len(set(event.uis)) != len(event.uis):
-        return [_p(event, "duplicate_item", "the same UI is listed twice in one event", "uis")]
+        return [
+            make_problem(event, "duplicate_item", "the same UI is listed twice in one event", "uis")
+        ]
     return []
 
 
 def check_application(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
+    problems = need_items(event)
     if problems:
         return problems
     if event.production_stamp is not None:
         try:
             stamp = check_application_timestamp(event.production_stamp)
         except IssuerError as exc:
-            return [_p(event, "bad_timestamp", exc.message, event.production_stamp)]
+            return [make_problem(event, "bad_timestamp", exc.message, event.production_stamp)]
         drift = abs(
             stamp - event.event_time.replace(tzinfo=None, minute=0, second=0, microsecond=0)
         )
         if drift.total_seconds() > 3600:
             return [
-                _p(
+                make_problem(
                     event,
                     "timestamp_mismatch",
                     f"time stamp {event.production_stamp} does not "
@@ -56,14 +62,16 @@ def check_application(event: TraceEvent, view: StateView) -> list[Problem]:
     verdict: tuple[str, str] | None = None
     for ui in event.uis:
         if (states[ui] if ui in states else view.state(ui)) is not None:
-            problems.append(_p(event, "ui_already_applied", f"UI {ui} was already applied", ui))
+            problems.append(
+                make_problem(event, "ui_already_applied", f"UI {ui} was already applied", ui)
+            )
             continue
         issued = issuances[ui] if ui in issuances else view.issuance(ui)
         if issued is not judged:
             judged, verdict = issued, _judge_issuance(event, issued)
         if verdict is not None:
             code, reason = verdict
-            problems.append(_p(event, code, f"UI {ui} {reason}", ui))
+            problems.append(make_problem(event, code, f"UI {ui} {reason}", ui))
     return problems
 
 
@@ -90,31 +98,36 @@ def _judge_issuance(event: TraceEvent, issued: Issuance | None) -> tuple[str, st
     return None
 
 
-def _at_facility(event: TraceEvent, view: StateView, ui: str, *, top_level: bool) -> Problem | None:
+def at_facility(event: TraceEvent, view: StateView, ui: str, *, top_level: bool) -> Problem | None:
     state = view.state(ui)
     if state is None:
-        return _p(event, "ui_not_applied", f"UI {ui} has not been applied or aggregated", ui)
+        return not_applied(event, ui)
     if state.status == DEACTIVATED:
-        return _p(event, "ui_deactivated", f"UI {ui} is deactivated", ui)
+        return make_problem(event, "ui_deactivated", f"UI {ui} is deactivated", ui)
     if top_level and state.parent is not None:
-        return _p(event, "item_inside_container", f"UI {ui} is inside container {state.parent}", ui)
+        return make_problem(
+            event, "item_inside_container", f"UI {ui} is inside container {state.parent}", ui
+        )
     # A nested item is where its outermost container is; its own row may be out of date.
     top = view.top(ui)
     state = top if top is not None else state
     if state.status == IN_TRANSIT:
-        return _p(event, "item_in_transit", f"UI {ui} is in transit", ui)
+        return make_problem(event, "item_in_transit", f"UI {ui} is in transit", ui)
     if state.status != ACTIVE or state.facility_id != event.facility_id:
-        return _p(
+        return make_problem(
             event, "item_not_at_facility", f"UI {ui} is not at facility {event.facility_id}", ui
         )
     return None
 
 
 def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
+    problems = need_items(event)
     parent = event.parent
     if parent is None:
-        return [*problems, _p(event, "missing_field", "aggregation needs a parent", "parent")]
+        return [
+            *problems,
+            make_problem(event, "missing_field", "aggregation needs a parent", "parent"),
+        ]
     if problems:
         return problems
     states = view.states
@@ -125,13 +138,15 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
         if parent.isdigit():
             if not is_valid_sscc(parent):
                 return [
-                    _p(event, "parent_invalid_sscc", f"parent {parent} is not a valid SSCC", parent)
+                    make_problem(
+                        event, "parent_invalid_sscc", f"parent {parent} is not a valid SSCC", parent
+                    )
                 ]
         else:
             issued = view.issuance(parent)
             if issued is None or issued.kind != "aggregate":
                 return [
-                    _p(
+                    make_problem(
                         event,
                         "parent_unknown",
                         f"parent {parent} is neither an issued aggregated UI nor an SSCC",
@@ -140,7 +155,7 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
                 ]
             if issued.operator_id != event.originator_id or issued.deactivated or issued.cancelled:
                 return [
-                    _p(
+                    make_problem(
                         event,
                         "parent_not_usable",
                         f"aggregated UI {parent} is not usable by {event.originator_id}",
@@ -150,19 +165,21 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
     else:
         if parent_state.kind == "unit":
             return [
-                _p(event, "parent_unknown", f"{parent} is a unit pack, not a container", parent)
+                make_problem(
+                    event, "parent_unknown", f"{parent} is a unit pack, not a container", parent
+                )
             ]
-        problem = _at_facility(event, view, parent, top_level=False)
+        problem = at_facility(event, view, parent, top_level=False)
         if problem is not None:
             return [problem]
     # A container new to the view (the usual case) is inside nothing, so has no ancestors.
     ancestors = view.ancestors(parent) if parent_state is not None else []
     if parent in event.uis or any(a in event.uis for a in ancestors):
-        return [_p(event, "aggregation_cycle", f"{parent} cannot contain itself", parent)]
+        return [make_problem(event, "aggregation_cycle", f"{parent} cannot contain itself", parent)]
     facility = event.facility_id
     for child in event.uis:
         # The usual child is a loose item active at the event's facility: then its own row
-        # says where it is and ``_at_facility`` would find nothing, so it is not asked.
+        # says where it is and ``at_facility`` would find nothing, so it is not asked.
         state = states.get(child)
         if (
             state is not None
@@ -171,10 +188,10 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
             and state.facility_id == facility
         ):
             continue
-        problem = _at_facility(event, view, child, top_level=True)
+        problem = at_facility(event, view, child, top_level=True)
         if problem is not None:
             if problem.code == "item_inside_container":
-                problem = _p(event, "child_already_aggregated", problem.message, child)
+                problem = make_problem(event, "child_already_aggregated", problem.message, child)
             problems.append(problem)
     return problems
 
@@ -182,193 +199,13 @@ def check_aggregation(event: TraceEvent, view: StateView) -> list[Problem]:
 def check_disaggregation(event: TraceEvent, view: StateView) -> tuple[list[Problem], list[str]]:
     parent = event.parent
     if parent is None:
-        return [_p(event, "missing_field", "disaggregation needs a parent", "parent")], []
-    problem = _at_facility(event, view, parent, top_level=False)
+        return [make_problem(event, "missing_field", "disaggregation needs a parent", "parent")], []
+    problem = at_facility(event, view, parent, top_level=False)
     if problem is not None:
         return [problem], []
     current = view.children(parent)
     wanted = list(event.uis) or list(current)
     missing = [c for c in wanted if c not in set(current)]
-    return [_p(event, "not_a_child", f"UI {c} is not in {parent}", c) for c in missing], wanted
-
-
-def check_dispatch(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
-    kind = event.destination_kind or DestinationKind.DOMESTIC
-    if kind is DestinationKind.DOMESTIC or event.destination_facility_id:
-        destination = view.facility(event.destination_facility_id or "")
-        if destination is None or not destination.active:
-            problems.append(
-                _p(
-                    event,
-                    "unknown_destination",
-                    f"destination facility {event.destination_facility_id} is not registered",
-                    event.destination_facility_id,
-                )
-            )
-    if kind is not DestinationKind.DOMESTIC:
-        if (
-            not event.destination_country
-            or not (event.consignee_id or event.consignee_name)
-            or not event.route
-        ):
-            problems.append(
-                _p(
-                    event,
-                    "destination_incomplete",
-                    f"a {kind.value} dispatch needs destination country, consignee and route",
-                    "destination",
-                )
-            )
-        elif pycountry.countries.get(alpha_2=event.destination_country) is None:
-            problems.append(
-                _p(
-                    event,
-                    "unknown_country",
-                    f"unknown destination country {event.destination_country}",
-                    event.destination_country,
-                )
-            )
-    if problems:
-        return problems
-    view.prefetch(event.uis)
     return [
-        p for ui in event.uis if (p := _at_facility(event, view, ui, top_level=True)) is not None
-    ]
-
-
-def check_arrival(event: TraceEvent, view: StateView) -> tuple[list[Problem], list[Problem]]:
-    problems = _need_items(event)
-    if problems:
-        return problems, []
-    view.prefetch(event.uis)
-    flags: list[Problem] = []
-    for ui in event.uis:
-        state = view.state(ui)
-        if state is None:
-            problems.append(
-                _p(event, "ui_not_applied", f"UI {ui} has not been applied or aggregated", ui)
-            )
-        elif state.status == DEACTIVATED:
-            problems.append(_p(event, "ui_deactivated", f"UI {ui} is deactivated", ui))
-        elif state.parent is not None:
-            problems.append(
-                _p(
-                    event,
-                    "item_inside_container",
-                    f"UI {ui} is inside container {state.parent}",
-                    ui,
-                )
-            )
-        elif state.status != IN_TRANSIT or state.destination_facility_id not in (
-            None,
-            event.facility_id,
-        ):
-            flags.append(
-                Problem(
-                    "unexpected_arrival",
-                    f"UI {ui} arrived at {event.facility_id} without a dispatch to it",
-                    ui,
-                    event.event_id,
-                    flag_only=True,
-                )
-            )
-    return problems, flags
-
-
-def check_in_transit(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
-    view.prefetch(event.uis)
-    for ui in event.uis:
-        state = view.state(ui)
-        if state is None or state.status != IN_TRANSIT or state.parent is not None:
-            problems.append(
-                _p(event, "item_not_in_transit", f"UI {ui} is not a dispatched item in transit", ui)
-            )
-    return problems
-
-
-def check_retail_delivery(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
-    outlet = view.facility(event.destination_facility_id or event.facility_id or "")
-    if outlet is None or outlet.type != "retail_outlet":
-        problems.append(
-            _p(
-                event,
-                "unknown_destination",
-                "delivery to retail needs a registered retail outlet",
-                event.destination_facility_id,
-            )
-        )
-    if problems:
-        return problems
-    view.prefetch(event.uis)
-    return [
-        p
-        for ui in event.uis
-        if (p := _at_facility(event, view, ui, top_level=False)) is not None
-        and p.code != "item_inside_container"
-    ]
-
-
-def check_transaction(event: TraceEvent, view: StateView) -> list[Problem]:
-    t = event.transaction
-    if t is None:
-        return [
-            _p(event, "missing_field", f"{event.message_type} needs a transaction", "transaction")
-        ]
-    problems = []
-    if pycountry.currencies.get(alpha_3=t.currency) is None:
-        problems.append(
-            _p(event, "unknown_currency", f"unknown ISO 4217 currency {t.currency}", t.currency)
-        )
-    for party in (t.seller_id, t.buyer_id):
-        if view.operator(party) is None:
-            problems.append(
-                _p(event, "unknown_operator", f"operator {party} is not registered", party)
-            )
-    if event.originator_id not in (t.seller_id, t.buyer_id):
-        problems.append(
-            _p(
-                event,
-                "originator_not_party",
-                "the originator must be the seller or the buyer",
-                event.originator_id,
-            )
-        )
-    view.prefetch(event.uis)
-    for ui in event.uis:
-        if view.state(ui) is None:
-            problems.append(
-                _p(event, "ui_not_applied", f"UI {ui} has not been applied or aggregated", ui)
-            )
-    return problems
-
-
-def check_deactivation(event: TraceEvent, view: StateView) -> list[Problem]:
-    problems = _need_items(event)
-    if event.reason not in DEACTIVATION_REASONS:
-        problems.append(
-            _p(
-                event,
-                "bad_reason",
-                f"deactivation reason must be one of {', '.join(sorted(DEACTIVATION_REASONS))}",
-                event.reason,
-            )
-        )
-    view.prefetch(event.uis)
-    for ui in event.uis:
-        state = view.state(ui)
-        if state is None:
-            problems.append(
-                _p(event, "ui_not_applied", f"UI {ui} has not been applied or aggregated", ui)
-            )
-        elif state.status == DEACTIVATED:
-            problems.append(_p(event, "ui_deactivated", f"UI {ui} is already deactivated", ui))
-        else:
-            top = view.top(ui)
-            if top is not None and top.custodian_id != event.originator_id:
-                problems.append(
-                    _p(event, "not_custodian", f"UI {ui} is held by {top.custodian_id}", ui)
-                )
-    return problems
+        make_problem(event, "not_a_child", f"UI {c} is not in {parent}", c) for c in missing
+    ], wanted
