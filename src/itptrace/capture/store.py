@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
 from itptrace.repository.bulk import among, bulk_insert, bulk_update, insert_rows
+from itptrace.repository.db import aware as aware  # re-exported for the services
 from itptrace.repository.history import current_stays, item_links
 from itptrace.repository.schema import (
     aggregate_uis,
@@ -32,11 +33,6 @@ from itptrace.repository.schema import (
     ui_state,
     unit_uis,
 )
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def lock_for_capture(conn: Connection) -> None:
@@ -218,7 +214,10 @@ def stored_stays(conn: Connection, children: list[str]) -> StoredStays:
         events, events.c.seq == ui_state.c.parent_since_seq
     )
     rows = conn.execute(query.where(among(conn, ui_state.c.ui, children))).all()
-    return StoredStays({r.ui: int(r[1]) for r in rows}, {int(r[1]): aware(r[2]) for r in rows})
+    return StoredStays(
+        {r.ui: int(r.parent_since_seq) for r in rows},
+        {int(r.parent_since_seq): aware(r.event_time) for r in rows},
+    )
 
 
 def insert_closed_stays(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:

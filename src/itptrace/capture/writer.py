@@ -138,11 +138,11 @@ def _write_state(
     for ui, state in view.changed.items():
         if ui in removed:
             continue
-        stay = stay_of(ui, state[12]) if state[3] is not None else None
+        stay = stay_of(ui, state.parent_since_seq) if state.parent is not None else None
         if ui in created:
             new.append((*state[:10], seq_of[created[ui]], seq_of[touched[ui]], stay))
         else:
-            changed.append(UiState(*state[:10], state[10], seq_of[touched[ui]], stay))
+            changed.append(UiState(*state[:10], state.created_seq, seq_of[touched[ui]], stay))
     store.write_states(conn, new, changed, sorted(removed - set(created)))
     store.insert_closed_stays(conn, closed)
 

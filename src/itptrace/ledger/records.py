@@ -110,7 +110,7 @@ def stored_event_leaf(conn: Connection, ref: str) -> bytes | None:
 
 
 def stored_items(items: str, parent: str | None) -> list[tuple[str, str]]:
-    """The (ui, role) items of a stored event: its ``items`` column and its parent."""
+    """The (ui, role) items of a stored event: its ``uis`` column and its parent."""
     pairs = [(ui, "item") for ui in json.loads(items)]
     return [*pairs, (parent, "parent")] if parent is not None else pairs
 

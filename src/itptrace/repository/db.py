@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -50,6 +51,11 @@ def make_engine(url: str) -> Engine:
     # PostgreSQL (the recipe from SQLAlchemy's SQLite dialect documentation).
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Database:

@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 
 from itptrace.repository.bulk import among
+from itptrace.repository.db import aware
 from itptrace.repository.schema import containment, event_items, events, ui_state
 
 Match = Callable[[ColumnElement[Any]], ColumnElement[bool]]
@@ -101,7 +102,7 @@ def current_stays(conn: Connection, parents: Sequence[str]) -> list[Stay]:
             .where(among(conn, ui_state.c.ui, ordered[start : start + CHUNK]))
         )
         found.extend(
-            Stay(ui, parent, int(seq), _aware(at))
+            Stay(ui, parent, int(seq), aware(at))
             for ui, parent, seq, at in conn.execute(query)
             if parent in wanted
         )
@@ -118,11 +119,6 @@ def closed_stays_at(
         containment.c.to_time > at,
     )
     return [(str(child), str(parent)) for child, parent in conn.execute(query)]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _one(column: ColumnElement[Any]) -> ColumnElement[bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 
 from itptrace.repository import history
+from itptrace.repository.db import aware as aware  # re-exported for the services
 from itptrace.repository.schema import (
     alert_status,
     alerts,
@@ -33,12 +34,7 @@ from itptrace.repository.schema import (
 from itptrace.verify.model import Sighting
 
 MAX_SIGHTINGS_READ = 1000
-MAX_DEPTH = 16  # containers inside containers, as deep as the trace walk goes
 CHUNK = 5_000
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def find_scan(conn: Connection, scan_id: str) -> Row[Any] | None:
