@@ -18,7 +18,7 @@ from _common import bench_node, parse_args, report, scratch, timed
 from itptrace.access import local_issuer
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
-from itptrace.codes.signing import make_tag
+from itptrace.keys.signing import make_tag
 from itptrace.registry import service as registry
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from itptrace.clock import clock_from_setting
-from itptrace.codes.keystore import KeyStore
 from itptrace.config import Settings, load_settings
 from itptrace.context import Context
+from itptrace.keys.store import KeyStore
 from itptrace.ledger import records as ledger_records
 from itptrace.repository import migrate
 from itptrace.repository.db import Database, make_engine

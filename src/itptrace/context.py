@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itptrace.clock import Clock
-from itptrace.codes.keystore import KeyStore
 from itptrace.config import Settings
+from itptrace.keys.store import KeyStore
 from itptrace.repository.db import Database
 
 

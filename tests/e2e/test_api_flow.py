@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from itptrace.capture.epcis_map import from_trace_event
-from itptrace.capture.epcis_serialize import to_jsonld
 from itptrace.capture.model import MessageType
+from itptrace.epcis.serialize import to_jsonld
 from tests.e2e.conftest import Chain, Node, native, ok, production, register_chain
 
 

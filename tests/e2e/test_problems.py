@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from itptrace.capture.epcis_map import from_trace_event
-from itptrace.capture.epcis_serialize import to_jsonld
+from itptrace.epcis.serialize import to_jsonld
 from tests.e2e.conftest import Chain, Node, native
 
 MIB = 1024 * 1024

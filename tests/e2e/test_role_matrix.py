@@ -21,8 +21,8 @@ import pytest
 
 from itptrace.access import local_issuer
 from itptrace.capture.epcis_map import from_trace_event
-from itptrace.capture.epcis_serialize import to_jsonld
 from itptrace.capture.model import MessageType, TraceEvent
+from itptrace.epcis.serialize import to_jsonld
 from itptrace.gs1.checkdigit import gs1_check_digit
 from tests.e2e.conftest import Chain, Node, native, ok
 

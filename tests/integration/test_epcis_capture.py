@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from itptrace.access import local_authority
-from itptrace.capture.epcis import parse_document
 from itptrace.capture.epcis_map import from_trace_event, parse_epcis_report, ui_of
-from itptrace.capture.epcis_serialize import to_jsonld
 from itptrace.capture.formats import parse_report
 from itptrace.capture.service import capture
 from itptrace.context import Context
+from itptrace.epcis import parse_document
+from itptrace.epcis.serialize import to_jsonld
 from itptrace.errors import DomainError
 from itptrace.queries.events import query_events
 from itptrace.queries.service import contents, where

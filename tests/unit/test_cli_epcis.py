@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from itptrace.capture.event_hash import document_hash_ids
 from itptrace.cli import epcis
+from itptrace.epcis.event_hash import document_hash_ids
 from tests.unit.test_epcis_parse import (
     INVALID_FOLDERS,
     VALID_FOLDERS,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from itptrace.capture.epcis import EpcisIssue, EpcisValidationError, parse_document
+from itptrace.epcis import EpcisIssue, EpcisValidationError, parse_document
 from tests.unit.test_epcis_parse import (
     INVALID_FOLDERS,
     SAMPLES,

@@ -1,7 +1,6 @@
 """EPCIS 2.0 JSON-LD parsing: every valid sample parses, and what parsing normalises.
 
-Sample data: ``shared/data/epcis-openepcis`` beside the repository (``/work/shared``
-for /work/main; ``<clone>/../shared`` in CI), or ``$ITPTRACE_SHARED_DIR``.
+Sample data: ``tests/data/epcis-openepcis`` (vendored, with its licence and origin).
 A missing directory fails the sample tests; it never skips them.
 """
 
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,23 +15,17 @@ from typing import Any
 
 import pytest
 
-from itptrace.capture.epcis import (
+from itptrace.epcis import (
     ITP_NS,
     EpcisValidationError,
     canonical_id,
     parse_document,
     parse_event,
 )
-from itptrace.capture.event_hash import document_hash_ids
+from itptrace.epcis.event_hash import document_hash_ids
 
-
-def _shared_dir() -> Path:
-    override = os.environ.get("ITPTRACE_SHARED_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
-
-
-SAMPLES = _shared_dir() / "data" / "epcis-openepcis"
-MISSING = f"EPCIS sample documents not found at {SAMPLES}; set ITPTRACE_SHARED_DIR to shared/"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "epcis-openepcis"
+MISSING = f"EPCIS sample documents not found at {SAMPLES} (tests/data is part of the repository)"
 VALID_FOLDERS = ("Capture/Documents", "Capture/Events", "Query")
 INVALID_FOLDERS = ("Capture/Invalid", "Query/Invalid")
 

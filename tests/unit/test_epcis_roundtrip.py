@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from itptrace.capture.epcis import (
+from itptrace.epcis import (
     ITP_NS,
     EpcisValidationError,
     ErrorDeclaration,
@@ -24,7 +24,7 @@ from itptrace.capture.epcis import (
     parse_document,
     to_jsonld,
 )
-from itptrace.capture.event_hash import event_hash_id
+from itptrace.epcis.event_hash import event_hash_id
 from tests.unit.test_epcis_parse import VALID_FOLDERS, load_sample, object_event, sample_cases
 
 CREATED = datetime(2026, 7, 22, 10, 30, tzinfo=UTC)

@@ -1,7 +1,6 @@
 """CBV 2.0 EPCIS event hash ID: golden vectors and targeted properties.
 
-Golden data: ``shared/data/epcis-hash`` beside the repository (``/work/shared``
-for /work/main; ``<clone>/../shared`` in CI), or ``$ITPTRACE_SHARED_DIR``.
+Golden data: ``tests/data/epcis-hash`` (vendored, with its licence and origin).
 A missing directory fails the golden tests; it never skips them.
 """
 
@@ -10,14 +9,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from itptrace.capture.event_hash import (
+from itptrace.epcis.canon import canonical_value, normalise_timestamp
+from itptrace.epcis.event_hash import (
     document_context,
     document_events,
     document_hash_ids,
@@ -25,17 +24,10 @@ from itptrace.capture.event_hash import (
     event_hash_id,
     prehash_string,
 )
-from itptrace.capture.gs1_uri import check_digit, to_canonical_dl
-from itptrace.capture.hash_canon import canonical_value, normalise_timestamp
+from itptrace.gs1.digital_link import check_digit, to_canonical_dl
 
-
-def _shared_dir() -> Path:
-    override = os.environ.get("ITPTRACE_SHARED_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
-
-
-GOLDEN = _shared_dir() / "data" / "epcis-hash"
-MISSING = f"golden EPCIS hash data not found at {GOLDEN}; set ITPTRACE_SHARED_DIR to shared/"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "epcis-hash"
+MISSING = f"golden EPCIS hash data not found at {GOLDEN} (tests/data is part of the repository)"
 
 # Golden pre-hash lines that do not hash to the golden .hashes value next to
 # them (the .hashes files are authoritative): a garbled line, a line copied

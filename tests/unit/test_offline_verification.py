@@ -9,15 +9,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from itptrace.codes.model import UiLayout, random_serials, signed_message, unit_ui
 from itptrace.codes.offline import PublicKeySet, Reason, verify_offline
-from itptrace.codes.signing import (
+from itptrace.gs1.checkdigit import gs1_check_digit
+from itptrace.gs1.element import CodePayload, to_element_string
+from itptrace.keys.signing import (
     b64url_decode_strict,
     b64url_encode,
     key_id_for,
     make_tag,
     public_raw,
 )
-from itptrace.gs1.checkdigit import gs1_check_digit
-from itptrace.gs1.element import CodePayload, to_element_string
 from itptrace.sim.forgery import copied_tag, element_text, forged_variants
 
 KEY = Ed25519PrivateKey.generate()

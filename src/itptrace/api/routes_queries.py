@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from itptrace.access import Actor
 from itptrace.api.deps import AUDITED, IDENT, PRINTABLE, Audit, Node, UiPath, caller
 from itptrace.auth import audit as audit_trail
-from itptrace.capture.epcis_serialize import to_jsonld
+from itptrace.epcis.serialize import to_jsonld
 from itptrace.queries import events as event_query
 from itptrace.queries import refused as refused_query
 from itptrace.queries import report as report_query

@@ -13,9 +13,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from itptrace.capture.epcis import EpcisEvent, ErrorDeclaration, make_event, parse_document
-from itptrace.capture.epcis_validate import EpcisValidationError
-from itptrace.capture.epcis_vocab import ITP_NS, canonical_id
 from itptrace.capture.model import (
     TRANSACTION_KINDS,
     DestinationKind,
@@ -24,6 +21,9 @@ from itptrace.capture.model import (
     TraceEvent,
     Transaction,
 )
+from itptrace.epcis import EpcisEvent, ErrorDeclaration, make_event, parse_document
+from itptrace.epcis.validate import EpcisValidationError
+from itptrace.epcis.vocab import ITP_NS, canonical_id
 
 UI_URN, FACILITY_URN, OPERATOR_URN = (
     "urn:itptrace:ui:",

@@ -213,7 +213,7 @@ def query(
     as_json: Json = False,
 ) -> None:
     """Query stored events (EQ_bizStep, MATCH_epc, GE_eventTime, perPage, nextPageToken, ...)."""
-    from itptrace.capture.epcis_serialize import to_jsonld
+    from itptrace.epcis.serialize import to_jsonld
     from itptrace.queries.events import query_events
 
     params: dict[str, str] = {}

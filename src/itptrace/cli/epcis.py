@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from itptrace.capture.epcis import EpcisDocument, EpcisValidationError, parse_document
 from itptrace.cli.common import console, err_console, fail, handles_errors, print_json
+from itptrace.epcis import EpcisDocument, EpcisValidationError, parse_document
 
 app = typer.Typer(
     help="Validate EPCIS 2.0 JSON-LD documents and print their CBV 2.0 event hash IDs."

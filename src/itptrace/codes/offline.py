@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from itptrace.codes.model import PRODUCT_CODE_LENGTH, UiLayout, signed_message
-from itptrace.codes.signing import tag_is_valid
 from itptrace.gs1.checkdigit import is_valid_gtin
 from itptrace.gs1.element import CodePayload, ScanFormatError, parse_scan
+from itptrace.keys.signing import tag_is_valid
 
 KEYSET_FORMAT = "itptrace-public-keys/1"
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from itptrace.codes.model import signed_message
-from itptrace.codes.signing import make_tag
+from itptrace.keys.signing import make_tag
 
 PARALLEL_THRESHOLD = 20_000
 

@@ -18,7 +18,6 @@ from sqlalchemy import Connection
 
 from itptrace.access import Actor, require_issuer, require_operator_or_issuer
 from itptrace.codes import store
-from itptrace.codes.keystore import KeyInfo
 from itptrace.codes.model import (
     PRODUCT_CODE_ALPHABET,
     PRODUCT_CODE_LENGTH,
@@ -32,6 +31,7 @@ from itptrace.codes.model import (
 from itptrace.codes.pipeline import sign_inline, signed_chunks
 from itptrace.context import Context
 from itptrace.countries import checked_country
+from itptrace.keys.store import KeyInfo
 from itptrace.ledger import service as ledger
 from itptrace.registry import service as registry
 from itptrace.registry.model import OperatorRole

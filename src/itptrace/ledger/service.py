@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from itptrace.access import Actor
-from itptrace.codes.keystore import KeyInfo, KeyStore
-from itptrace.codes.signing import b64url_decode_strict
 from itptrace.context import Context
+from itptrace.keys.signing import b64url_decode_strict
+from itptrace.keys.store import KeyInfo, KeyStore
 from itptrace.ledger import log, sources, store
 from itptrace.ledger.checkpoint import (
     Checkpoint,

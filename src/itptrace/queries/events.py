@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 
 from itptrace.access import Actor, Role, require
-from itptrace.capture.epcis import EpcisEvent
 from itptrace.capture.epcis_map import FACILITY_URN, from_trace_event, ui_of
 from itptrace.capture.model import TraceEvent
 from itptrace.capture.native import NativeMessage
 from itptrace.clock import parse_instant
 from itptrace.context import Context
+from itptrace.epcis import EpcisEvent
 from itptrace.errors import DomainError
 from itptrace.repository.history import item_links
 from itptrace.repository.schema import events, ui_state

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from itptrace.clock import parse_instant
 from itptrace.codes.offline import PublicKeySet, Reason, verify_offline
-from itptrace.codes.signing import b64url_decode_strict, b64url_encode, public_raw, tag_is_valid
+from itptrace.keys.signing import b64url_decode_strict, b64url_encode, public_raw, tag_is_valid
 from itptrace.verify.bloom import BloomFilter
 from itptrace.verify.model import (
     CATALOGUE,

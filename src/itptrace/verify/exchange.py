@@ -17,11 +17,11 @@ from typing import Any
 
 from itptrace.access import Actor, require
 from itptrace.codes import lifecycle
-from itptrace.codes.keystore import KeyStore
 from itptrace.codes.model import PRODUCT_CODE_LENGTH
-from itptrace.codes.signing import b64url_encode, public_raw
 from itptrace.context import Context
 from itptrace.errors import DomainError
+from itptrace.keys.signing import b64url_encode, public_raw
+from itptrace.keys.store import KeyStore
 from itptrace.verify import queue, store
 from itptrace.verify.bloom import BloomFilter, false_positive_rate
 from itptrace.verify.bundle import BUNDLE_FORMAT, bundle_files, write_files

@@ -21,9 +21,9 @@ from itptrace.access import Actor
 from itptrace.codes import lifecycle
 from itptrace.codes.model import signed_message
 from itptrace.codes.offline import PublicKeySet, Reason, verify_offline
-from itptrace.codes.signing import tag_is_valid
 from itptrace.context import Context
 from itptrace.errors import NotFound
+from itptrace.keys.signing import tag_is_valid
 from itptrace.queries import service as queries
 from itptrace.queries.service import Where
 from itptrace.registry import service as registry
