@@ -1,18 +1,20 @@
-"""Who is acting, and the rules of Article 8.12 that hold whatever the entry point.
+"""Who is calling, through which door and why, and the one table of who may do what.
 
-Every service function that changes or reads protected data takes an ``Actor``. Roles are
-checked here, in the service layer, so the CLI, the API and the GSP node get the same
-answer. The tobacco industry reports data but never generates codes, holds keys or
-controls access: an actor flagged ``tobacco_industry`` is refused every issuer and key
-operation, whatever role it claims.
+Every service function that reads or writes protected data takes an ``Actor``: the
+principal (a user with one role, perhaps bound to an operator), the door it came through
+(API, CLI, web pages, GSP) and the purpose and case reference it stated. Rights are decided
+here and only here, by :data:`PERMISSIONS`, so every door gets the same answer for the same
+caller. The tobacco industry reports data but never generates codes, holds keys or controls
+access (ITP Art. 8.12): an actor flagged ``tobacco_industry`` is refused every permission
+marked ``industry=False``, whatever role it claims.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from itptrace.errors import Forbidden
+from itptrace.errors import DomainError, Forbidden
 
 
 class Role(StrEnum):
@@ -24,104 +26,192 @@ class Role(StrEnum):
     GSP_PEER = "gsp_peer"
 
 
+class Door(StrEnum):
+    """The entry point a call came through; recorded in every audit record."""
+
+    API = "api"
+    CLI = "cli"
+    WEB = "web"
+    GSP = "gsp"
+
+
 @dataclass(frozen=True)
 class Actor:
-    """The principal behind a call: a user with one role, perhaps bound to an operator."""
+    """The principal behind a call, the door it used, and the purpose it stated."""
 
     name: str
     role: Role
     operator_id: str | None = None
     tobacco_industry: bool = False
+    door: Door = Door.CLI
+    purpose: str | None = None
+    case_ref: str | None = None
 
     def __post_init__(self) -> None:
         if self.role is Role.OPERATOR and not self.operator_id:
             raise ValueError("an operator actor must be bound to an economic operator")
 
+    def stating(self, purpose: str | None, case_ref: str | None = None) -> Actor:
+        """The same actor with the purpose and case reference of one request."""
+        return replace(self, purpose=(purpose or "").strip() or None, case_ref=case_ref)
 
-def require_issuer(actor: Actor, action: str) -> None:
-    """Refuse ``action`` unless the actor is the independent ID issuer (Art. 8.12)."""
-    if actor.tobacco_industry:
-        raise Forbidden(
-            f"{action} is refused: the tobacco industry may not generate codes or hold keys "
-            "(ITP Art. 8.12)",
-            subject=actor.name,
-            code="industry_refused",
-        )
-    if actor.role is not Role.ISSUER_ADMIN:
-        raise Forbidden(
-            f"{action} needs the issuer_admin role; {actor.name} has {actor.role}",
-            subject=actor.name,
-        )
+    def through(self, door: Door) -> Actor:
+        return replace(self, door=door)
 
 
-def require_operator_or_issuer(actor: Actor, operator_id: str, action: str) -> None:
-    """Allow the issuer, or the operator acting for itself; refuse everyone else."""
-    if actor.role is Role.ISSUER_ADMIN and not actor.tobacco_industry:
-        return
-    if actor.role is Role.OPERATOR and actor.operator_id == operator_id:
-        return
-    raise Forbidden(
-        f"{action} for operator {operator_id} is refused to {actor.name} ({actor.role})",
-        subject=operator_id,
-    )
+class Permission(StrEnum):
+    REGISTRY_WRITE = "registry.write"
+    REGISTRY_READ = "registry.read"
+    ISSUER_REQUEST = "issuer.request"
+    ISSUER_CODES = "issuer.codes"
+    ISSUER_CANCEL = "issuer.cancel"
+    ISSUER_DEACTIVATE = "issuer.deactivate"
+    ISSUER_KEYS = "issuer.keys"
+    CAPTURE_REPORT = "capture.report"
+    CAPTURE_JOBS = "capture.jobs"
+    QUERY_TRACE = "query.trace"
+    QUERY_EVENTS = "query.events"
+    QUERY_CONTENTS = "query.contents"
+    QUERY_WHERE = "query.where"
+    QUERY_REPORT = "query.report"
+    QUERY_COMPLETENESS = "query.completeness"
+    REFUSED_READ = "refused.read"
+    AUDIT_READ = "audit.read"
+    LEDGER_READ = "ledger.read"
+    LEDGER_CHECK = "ledger.check"
+    LEDGER_CHECKPOINT = "ledger.checkpoint"
+    VERIFY = "verify"
+    OFFLINE_BUNDLE = "verify.bundle"
+    ALERTS_READ = "alerts.read"
+    ALERTS_MANAGE = "alerts.manage"
+    USERS_MANAGE = "users.manage"
+    HEALTH = "health"
 
 
-def local_issuer() -> Actor:
-    """The node's own issuer administrator, used by the local CLI on the issuer's machine."""
-    return Actor(name="local-issuer", role=Role.ISSUER_ADMIN)
+@dataclass(frozen=True)
+class Rule:
+    """Who holds a permission.
+
+    ``own``: an operator holds it only for its own operator (the service names the operator
+    concerned). ``industry``: whether an actor flagged tobacco_industry may hold it at all.
+    ``audited``: the permission reads pack-level data, so every use leaves an audit record.
+    ``purpose``: authorities must state a purpose when the node requires one.
+    """
+
+    roles: frozenset[Role]
+    own: bool = False
+    industry: bool = True
+    audited: bool = False
+    purpose: bool = False
 
 
-def local_authority() -> Actor:
-    """The competent authority at the node's own console (CLI queries, audited)."""
-    return Actor(name="local-authority", role=Role.AUTHORITY)
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
 
 
-_ALL = frozenset(Role)
-# Who may do what. Operators are further scoped to their own operator in the services;
-# the tobacco industry is refused INDUSTRY_REFUSED whatever role a user claims (Art. 8.12).
-PERMISSIONS: dict[str, frozenset[Role]] = {
-    "registry.write": frozenset({Role.ISSUER_ADMIN}),
-    "registry.read": frozenset(
-        {Role.ISSUER_ADMIN, Role.AUTHORITY, Role.INSPECTOR, Role.AUDITOR, Role.OPERATOR}
-    ),
-    "issuer.request": frozenset({Role.ISSUER_ADMIN, Role.OPERATOR}),
-    "issuer.keys": frozenset({Role.ISSUER_ADMIN}),
-    "capture.report": frozenset({Role.ISSUER_ADMIN, Role.OPERATOR}),
-    "query.trace": frozenset({Role.AUTHORITY, Role.OPERATOR}),
-    "query.events": frozenset({Role.AUTHORITY, Role.OPERATOR}),
-    "query.contents": frozenset({Role.AUTHORITY, Role.OPERATOR}),
-    "query.where": frozenset({Role.AUTHORITY, Role.INSPECTOR, Role.OPERATOR}),
-    "query.report": frozenset({Role.AUTHORITY, Role.INSPECTOR, Role.OPERATOR}),
-    "query.completeness": frozenset({Role.AUTHORITY, Role.AUDITOR}),
-    "refused.read": frozenset({Role.AUTHORITY, Role.AUDITOR, Role.ISSUER_ADMIN, Role.OPERATOR}),
-    "audit.read": frozenset({Role.AUDITOR, Role.AUTHORITY}),
-    "ledger.read": frozenset({Role.AUDITOR, Role.AUTHORITY}),
-    "ledger.checkpoint": frozenset({Role.ISSUER_ADMIN, Role.AUTHORITY}),
-    "verify": frozenset({Role.INSPECTOR, Role.AUTHORITY}),
-    "users.manage": frozenset({Role.ISSUER_ADMIN}),
-    "health": _ALL,
-}
-INDUSTRY_REFUSED = frozenset(
-    {
-        "registry.write",
-        "issuer.keys",
-        "audit.read",
-        "ledger.read",
-        "ledger.checkpoint",
-        "users.manage",
-        "query.completeness",
-        "verify",
-    }
+_ISSUER, _AUTH, _INSP, _AUDIT, _OP = (
+    Role.ISSUER_ADMIN,
+    Role.AUTHORITY,
+    Role.INSPECTOR,
+    Role.AUDITOR,
+    Role.OPERATOR,
 )
+# The only place a right is written. Operators are scoped to their own operator (``own``)
+# here, and to the UIs they may see in the query services.
+PERMISSIONS: dict[Permission, Rule] = {
+    Permission.REGISTRY_WRITE: Rule(_roles(_ISSUER), industry=False),
+    Permission.REGISTRY_READ: Rule(_roles(_ISSUER, _AUTH, _INSP, _AUDIT, _OP)),
+    Permission.ISSUER_REQUEST: Rule(_roles(_ISSUER, _OP), own=True),
+    Permission.ISSUER_CODES: Rule(_roles(_ISSUER, _OP), own=True, audited=True),
+    Permission.ISSUER_CANCEL: Rule(_roles(_ISSUER, _OP), own=True),
+    Permission.ISSUER_DEACTIVATE: Rule(_roles(_ISSUER, _OP), own=True),
+    Permission.ISSUER_KEYS: Rule(_roles(_ISSUER), industry=False),
+    Permission.CAPTURE_REPORT: Rule(_roles(_ISSUER, _OP), own=True),
+    Permission.CAPTURE_JOBS: Rule(_roles(_ISSUER, _OP), own=True),
+    Permission.QUERY_TRACE: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
+    Permission.QUERY_EVENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
+    Permission.QUERY_CONTENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
+    Permission.QUERY_WHERE: Rule(_roles(_AUTH, _INSP, _OP), audited=True, purpose=True),
+    Permission.QUERY_REPORT: Rule(_roles(_AUTH, _INSP, _OP), audited=True, purpose=True),
+    Permission.QUERY_COMPLETENESS: Rule(_roles(_AUTH, _AUDIT), industry=False),
+    Permission.REFUSED_READ: Rule(_roles(_AUTH, _AUDIT, _ISSUER, _OP), own=True, audited=True),
+    Permission.AUDIT_READ: Rule(_roles(_AUDIT, _AUTH), industry=False),
+    # Ledger entries reveal request ids and UIs; fsck reports only what is wrong, so the
+    # issuer's staff may run it on their own node.
+    Permission.LEDGER_READ: Rule(_roles(_AUDIT, _AUTH), industry=False),
+    Permission.LEDGER_CHECK: Rule(_roles(_AUDIT, _AUTH, _ISSUER), industry=False),
+    # Signing a checkpoint commits the node to a history: an operation of the node itself.
+    Permission.LEDGER_CHECKPOINT: Rule(_roles(_ISSUER, _AUTH), industry=False),
+    Permission.VERIFY: Rule(_roles(_INSP, _AUTH), industry=False, audited=True),
+    Permission.OFFLINE_BUNDLE: Rule(_roles(_INSP, _AUTH), industry=False, audited=True),
+    Permission.ALERTS_READ: Rule(_roles(_AUTH), industry=False, audited=True),
+    Permission.ALERTS_MANAGE: Rule(_roles(_AUTH), industry=False, audited=True),
+    Permission.USERS_MANAGE: Rule(_roles(_ISSUER), industry=False),
+    Permission.HEALTH: Rule(frozenset(Role)),
+}
 
 
-def require(actor: Actor, permission: str) -> None:
-    """Refuse unless ``actor``'s role holds ``permission`` (and Art. 8.12 allows it)."""
-    if actor.tobacco_industry and permission in INDUSTRY_REFUSED:
+class PurposeRequired(DomainError):
+    code = "purpose_required"
+
+
+def authorize(
+    actor: Actor,
+    permission: Permission,
+    *,
+    operator_id: str | None = None,
+    purpose_required: bool = False,
+) -> None:
+    """Refuse unless ``actor`` holds ``permission`` (for ``operator_id``, when it is scoped).
+
+    ``purpose_required`` is the node's setting: authorities then state why they read
+    pack-level data (the purpose or a case reference).
+    """
+    rule = PERMISSIONS[permission]
+    if actor.tobacco_industry and not rule.industry:
         raise Forbidden(
             f"{permission} is refused to the tobacco industry (ITP Art. 8.12)",
             subject=actor.name,
             code="industry_refused",
         )
-    if actor.role not in PERMISSIONS[permission]:
+    if actor.role not in rule.roles:
         raise Forbidden(f"{actor.name} ({actor.role}) may not {permission}", subject=actor.name)
+    if (
+        rule.own
+        and actor.role is Role.OPERATOR
+        and operator_id is not None
+        and operator_id != actor.operator_id
+    ):
+        raise Forbidden(
+            f"{permission} for operator {operator_id} is refused to {actor.name}",
+            subject=operator_id,
+        )
+    if (
+        purpose_required
+        and rule.purpose
+        and actor.role is Role.AUTHORITY
+        and not (actor.purpose or actor.case_ref)
+    ):
+        raise PurposeRequired(
+            "this node requires a purpose (a case reference or the reason) for authority "
+            "queries: send the X-Purpose header, or --purpose on the command line",
+            subject="purpose",
+        )
+
+
+def allowed(actor: Actor, permission: Permission, operator_id: str | None = None) -> bool:
+    try:
+        authorize(actor, permission, operator_id=operator_id)
+    except Forbidden:
+        return False
+    return True
+
+
+def local_issuer(name: str = "local-issuer") -> Actor:
+    """The node's own issuer administration at its console (CLI issuer commands)."""
+    return Actor(name=name, role=Role.ISSUER_ADMIN)
+
+
+def local_authority(name: str = "local-authority") -> Actor:
+    """The competent authority at the node's own console (CLI queries, audited)."""
+    return Actor(name=name, role=Role.AUTHORITY)

@@ -6,12 +6,13 @@ throwaway database. Nothing here is created at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itptrace.clock import Clock
 from itptrace.config import Settings
 from itptrace.keys.store import KeyStore
 from itptrace.repository.db import Database
+from itptrace.repository.group_commit import GroupCommit
 
 
 @dataclass
@@ -20,3 +21,8 @@ class Context:
     db: Database
     clock: Clock
     keys: KeyStore
+    # Small durable writes of concurrent requests (audit records) committed together.
+    group_commit: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.group_commit = GroupCommit(self.db)

@@ -83,14 +83,14 @@ def test_each_audited_request_leaves_exactly_one_record_and_others_none(
     rows = audit_after(node, start)
     assert len(rows) == len(audited)
     for row, (user, method, url, status) in zip(rows, audited, strict=True):
-        assert (row["user"], row["method"], row["status"]) == (user, method, status)
-        assert row["endpoint"] == _template(url)
+        assert (row["user"], row["method"], row["status"]) == (user, "API", status)
+        assert row["endpoint"] == _operation(method, url)
         assert row["outcome"] == (
             "ok" if status < 400 else "denied" if status in (401, 403) else "error"
         )
     trace = rows[0]
-    assert trace["endpoint"] == "/uis/{ui}/trace"
-    assert trace["params"] == {"ui": chain.packs[2]}
+    assert trace["endpoint"] == "query.trace"
+    assert trace["params"] == {"subject": chain.packs[2]}
     assert (trace["role"], trace["purpose"], trace["result_count"]) == ("authority", "case 0", 6)
     assert rows[8]["result_count"] == 5 and rows[8]["operator_id"] == chain.maker
 
@@ -104,17 +104,21 @@ def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: Ch
     rows = audit_after(node, start)
     assert len(rows) == len(audited)
     assert sorted((r["user"] or "", r["endpoint"], r["status"]) for r in rows) == sorted(
-        (u or "", _template(url), s) for u, _m, url, s in audited
+        (u or "", _operation(m, url), s) for u, m, url, s in audited
     )
 
 
-def _template(url: str) -> str:
+def _operation(method: str, url: str) -> str:
+    """The service operation (permission) an audited request of this test exercises."""
     path = httpx.URL(url).path
     parts = path.strip("/").split("/")
     if parts[0] == "uis":
-        return f"/uis/{{ui}}/{parts[2]}"
-    if parts[0] == "aggregates":
-        return "/aggregates/{aui}/contents"
-    if parts[0] == "issuer":
-        return "/issuer/requests/{request_id}/codes"
-    return path
+        return f"query.{parts[2]}"
+    return {
+        "aggregates": "query.contents",
+        "events": "query.events",
+        "refused": "refused.read",
+        "issuer": "issuer.codes",
+        "operators": "registry.write" if method == "POST" else "registry.read",
+        "capture": "capture.report",
+    }[parts[0]]

@@ -31,7 +31,6 @@ from itptrace.api import (
     routes_registry,
     routes_verify,
 )
-from itptrace.api.deps import AuditMiddleware
 from itptrace.capture import jobs
 from itptrace.context import Context
 from itptrace.ledger.periodic import Checkpointer
@@ -201,6 +200,5 @@ def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
 
     problems.install(app)
     app.add_middleware(RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT)
-    app.add_middleware(AuditMiddleware, ctx=ctx)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission
 from itptrace.api.deps import Node, caller
 from itptrace.api.problems import CaptureRefused
 from itptrace.capture import jobs
@@ -24,7 +24,7 @@ from itptrace.capture.service import CaptureResult
 from itptrace.errors import Conflict
 
 router = APIRouter(tags=["capture"])
-Reporter = caller("capture.report")
+Reporter = caller(Permission.CAPTURE_REPORT)
 JobId = Annotated[int, Path(ge=1, le=2**53)]
 ANY_REPORT = {"type": ["object", "array"], "description": "EPCIS 2.0 document or messages"}
 REPORT_BODY: dict[str, Any] = {

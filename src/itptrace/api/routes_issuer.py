@@ -12,14 +12,13 @@ import csv
 import io
 from collections.abc import Generator, Iterator
 from datetime import datetime
-from itertools import islice
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from itptrace.access import Actor
-from itptrace.api.deps import AUDITED, UI, Audit, Ident, Node, caller
+from itptrace.access import Actor, Permission
+from itptrace.api.deps import UI, Ident, Node, caller
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import Profile
@@ -28,7 +27,7 @@ from itptrace.gs1.element import CodePayload, to_element_string
 
 router = APIRouter(prefix="/issuer", tags=["issuer"])
 RequestId = Annotated[int, Path(ge=1, le=2**53)]
-Requester = caller("issuer.request")
+Requester = caller(Permission.ISSUER_REQUEST)
 Quantity = Annotated[int, Field(ge=1, le=100_000_000)]
 ProfileName = Literal["signed", "eu"]
 
@@ -172,9 +171,9 @@ def _close(codes: Iterator[CodePayload]) -> None:
 
 
 def _codes(ctx: Context, actor: Actor, request_id: int, start: int, stop: int) -> list[CodePayload]:
-    codes = lifecycle.request_codes(ctx, actor, request_id)
+    codes = lifecycle.request_codes(ctx, actor, request_id, start, stop)
     try:
-        return list(islice(codes, start, stop))
+        return list(codes)
     finally:
         _close(codes)
 
@@ -210,14 +209,12 @@ def _out(payload: CodePayload) -> CodeOut:
 @router.get(
     "/requests/{request_id}/codes",
     response_model=CodePage,
-    openapi_extra=AUDITED,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def list_codes(
     request_id: RequestId,
     request: Request,
     ctx: Node,
-    audit: Audit,
     offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
@@ -225,7 +222,6 @@ def list_codes(
 ) -> object:
     """The issued codes of a request, a page at a time, as JSON or CSV (for printing)."""
     page = [_out(p) for p in _codes(ctx, actor, request_id, offset, offset + limit)]
-    audit.result_count = len(page)
     more = offset + len(page) if len(page) == limit else None
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
         out = io.StringIO()

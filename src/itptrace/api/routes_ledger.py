@@ -12,14 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission
 from itptrace.api.deps import Node, caller
 from itptrace.ledger import audit as ledger_audit
 from itptrace.ledger import service as ledger
 from itptrace.ledger.model import LedgerError, StoredCheckpoint
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
-Reader, Operator = caller("ledger.read"), caller("ledger.checkpoint")
+Reader, Operator = caller(Permission.LEDGER_READ), caller(Permission.LEDGER_CHECKPOINT)
 Size = Annotated[int, Query(ge=0, le=2**53)]
 
 

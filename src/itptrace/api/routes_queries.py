@@ -1,9 +1,9 @@
 """Questions about packs: EPCIS event query, trace, Article 8.4.1 report, where, contents,
 refused reports and the audit trail.
 
-Every route here but ``/audit`` reads pack-level data: each request leaves exactly one
-audit record (``AUDITED``). The services scope operators to their own data; the routes
-only translate.
+Every route here but ``/audit`` reads pack-level data: the services authorise, scope
+operators to their own data and write each request's audit record; the routes only
+translate.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from itptrace.access import Actor
-from itptrace.api.deps import AUDITED, IDENT, PRINTABLE, Audit, Node, UiPath, caller
+from itptrace.access import Actor, Permission
+from itptrace.api.deps import IDENT, PRINTABLE, Node, UiPath, caller
 from itptrace.auth import audit as audit_trail
 from itptrace.epcis.serialize import to_jsonld
 from itptrace.queries import events as event_query
@@ -27,12 +27,12 @@ from itptrace.queries import service as queries
 router = APIRouter(tags=["queries"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 EventReader, Tracer, Reporter = (
-    caller("query.events"),
-    caller("query.trace"),
-    caller("query.report"),
+    caller(Permission.QUERY_EVENTS),
+    caller(Permission.QUERY_TRACE),
+    caller(Permission.QUERY_REPORT),
 )
-Locator, ContentsReader = caller("query.where"), caller("query.contents")
-RefusalReader, Auditor = caller("refused.read"), caller("audit.read")
+Locator, ContentsReader = caller(Permission.QUERY_WHERE), caller(Permission.QUERY_CONTENTS)
+RefusalReader, Auditor = caller(Permission.REFUSED_READ), caller(Permission.AUDIT_READ)
 After = Annotated[int, Query(ge=0, le=2**53)]
 _TEXT: dict[str, Any] = {"type": "string", "maxLength": 2000, "pattern": PRINTABLE}
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
@@ -48,7 +48,6 @@ EPCIS_PARAMETERS: dict[str, Any] = {
             ("perPage", {"type": "integer", "minimum": 1, "maximum": 1000}),
         ]
     ],
-    **AUDITED,
 }
 
 
@@ -138,15 +137,12 @@ class AuditRowOut(BaseModel):
 
 
 @router.get("/events", response_model=EpcisQueryDocument, openapi_extra=EPCIS_PARAMETERS)
-def query_events(
-    request: Request, ctx: Node, audit: Audit, actor: Actor = EventReader
-) -> JSONResponse:
+def query_events(request: Request, ctx: Node, actor: Actor = EventReader) -> JSONResponse:
     """Stored events matching EPCIS 2.0 SimpleEventQuery parameters, a page at a time;
     the next page is in ``Link: <...>; rel="next"``."""
     query = request.query_params
     params = {name: ",".join(query.getlist(name)) for name in dict.fromkeys(query.keys())}
     page = event_query.query_events(ctx, actor, params)
-    audit.result_count = len(page.events)
     document = to_jsonld(
         page.events, kind="query", query_name="SimpleEventQuery", creation_date=ctx.clock.now()
     )
@@ -157,19 +153,17 @@ def query_events(
     return JSONResponse(document, headers=headers)
 
 
-@router.get("/uis/{ui}/trace", response_model=list[TraceEntryOut], openapi_extra=AUDITED)
-def trace(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Tracer) -> object:
+@router.get("/uis/{ui}/trace", response_model=list[TraceEntryOut])
+def trace(ui: UiPath, ctx: Node, actor: Actor = Tracer) -> object:
     """The history of a pack, with its containers' events while it was inside them."""
     entries = queries.trace(ctx, actor, ui)
-    audit.result_count = len(entries)
     return entries
 
 
-@router.get("/uis/{ui}/report", response_model=ReportOut, openapi_extra=AUDITED)
-def report(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Reporter) -> object:
+@router.get("/uis/{ui}/report", response_model=ReportOut)
+def report(ui: UiPath, ctx: Node, actor: Actor = Reporter) -> object:
     """Article 8.4.1 items (a) to (j) of a unit pack, each with its sources."""
     found = report_query.report(ctx, actor, ui)
-    audit.result_count = 1
     items = [
         ReportItemOut(
             key=i.key, title=i.title, present=i.present, value=i.value, sources=list(i.sources)
@@ -181,11 +175,10 @@ def report(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Reporter) -> obje
     )
 
 
-@router.get("/uis/{ui}/where", response_model=WhereOut, openapi_extra=AUDITED)
-def where(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Locator) -> object:
+@router.get("/uis/{ui}/where", response_model=WhereOut)
+def where(ui: UiPath, ctx: Node, actor: Actor = Locator) -> object:
     """Current status, location and custodian (those of the outermost container)."""
     found = queries.where(ctx, actor, ui)
-    audit.result_count = 1
     return found
 
 
@@ -193,24 +186,21 @@ def _tree(node: queries.Node) -> NodeOut:
     return NodeOut(ui=node.ui, units=node.unit_count, children=[_tree(c) for c in node.children])
 
 
-@router.get("/aggregates/{aui}/contents", response_model=NodeOut, openapi_extra=AUDITED)
+@router.get("/aggregates/{aui}/contents", response_model=NodeOut)
 def contents(
     aui: UiPath,
     ctx: Node,
-    audit: Audit,
     at: Annotated[AwareDatetime | None, Query(description="an instant; default now")] = None,
     actor: Actor = ContentsReader,
 ) -> object:
     """The tree inside a container down to unit packs, now or at a past instant."""
     tree = queries.contents(ctx, actor, aui, at)
-    audit.result_count = tree.unit_count
     return _tree(tree)
 
 
-@router.get("/refused", response_model=list[RefusalOut], openapi_extra=AUDITED)
+@router.get("/refused", response_model=list[RefusalOut])
 def refused(
     ctx: Node,
-    audit: Audit,
     originator: Annotated[str | None, Query(max_length=32, pattern=IDENT)] = None,
     limit: Limit = 100,
     after: After = 0,
@@ -218,7 +208,6 @@ def refused(
 ) -> object:
     """Refused reports with their reasons, oldest first; an operator sees its own."""
     rows = refused_query.list_refused(ctx, actor, originator=originator, limit=limit, after=after)
-    audit.result_count = len(rows)
     return rows
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission
 from itptrace.api.deps import IDENT, Ident, IdentPath, Node, Text, caller
 from itptrace.errors import NotFound
 from itptrace.registry import service as registry
@@ -118,8 +118,8 @@ class ProductDeactivated(BaseModel):
     gtin: str
 
 
-Writer = caller("registry.write")
-Reader = caller("registry.read")
+Writer = caller(Permission.REGISTRY_WRITE)
+Reader = caller(Permission.REGISTRY_READ)
 FilterId = Annotated[str | None, Query(min_length=1, max_length=32, pattern=IDENT)]
 
 

@@ -21,8 +21,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from itptrace.access import Actor
-from itptrace.api.deps import AUDITED, PRINTABLE, Audit, Node, Text, caller
+from itptrace.access import Actor, Permission
+from itptrace.api.deps import PRINTABLE, Node, Text, caller
 from itptrace.clock import parse_instant
 from itptrace.context import Context
 from itptrace.verify import alerts as alerting
@@ -31,7 +31,9 @@ from itptrace.verify.model import PackFacts, Place, ScanInput, Verification, Ver
 from itptrace.verify.service import decode_photo, verify
 
 router = APIRouter(tags=["verify"])
-Verifier = caller("verify")
+Verifier = caller(Permission.VERIFY)
+BundleReader = caller(Permission.OFFLINE_BUNDLE)
+AlertReader, AlertManager = caller(Permission.ALERTS_READ), caller(Permission.ALERTS_MANAGE)
 AlertId = Annotated[int, Path(ge=1, le=2**53)]
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
@@ -143,11 +145,10 @@ def _verify(ctx: Context, actor: Actor, text: str, fields: ScanFields, source: s
     return _out(verify(ctx, actor, scan))
 
 
-@router.post("/verify", response_model=VerificationOut, openapi_extra=AUDITED)
-def verify_scan(body: VerifyIn, ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+@router.post("/verify", response_model=VerificationOut)
+def verify_scan(body: VerifyIn, ctx: Node, actor: Actor = Verifier) -> object:
     """Verify one scanned or typed code: a verdict, its reasons and the pack's facts."""
     found = _verify(ctx, actor, body.scan, body, "online")
-    audit.result_count = 1
     return found
 
 
@@ -214,14 +215,11 @@ IMAGE_BODY: dict[str, Any] = {
             **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
         },
     },
-    **AUDITED,
 }
 
 
 @router.post("/verify/image", response_model=VerificationOut, openapi_extra=IMAGE_BODY)
-async def verify_image(
-    request: Request, ctx: Node, audit: Audit, actor: Actor = Verifier
-) -> object:
+async def verify_image(request: Request, ctx: Node, actor: Actor = Verifier) -> object:
     """Decode the Data Matrix in a photo (rotated or slightly blurred is fine), then verify."""
     content_type = request.headers.get("content-type", "")
     body = await request.body()
@@ -237,50 +235,44 @@ async def verify_image(
     fields = _fields(raw)
     text = await run_in_threadpool(decode_photo, image)
     found = await run_in_threadpool(_verify, ctx, actor, text, fields, "image")
-    audit.result_count = 1
     return found
 
 
-@router.get("/verify/offline-bundle", response_model=BundleOut, openapi_extra=AUDITED)
-def offline_bundle(ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+@router.get("/verify/offline-bundle", response_model=BundleOut)
+def offline_bundle(ctx: Node, actor: Actor = BundleReader) -> object:
     """A fresh signed offline bundle (public keys, code patterns, revoked UIs)."""
     files = exchange.offline_bundle(ctx, actor)
-    audit.result_count = 1
     return BundleOut(
         files={name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
         bundle_key=exchange.bundle_signer(ctx),
     )
 
 
-@router.get("/alerts", response_model=list[AlertOut], openapi_extra=AUDITED)
+@router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
     ctx: Node,
-    audit: Audit,
     status: Annotated[str | None, Query(pattern=r"^(open|investigating|closed)$")] = None,
     type: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[int, Query(ge=0, le=2**53)] = 0,
-    actor: Actor = Verifier,
+    actor: Actor = AlertReader,
 ) -> object:
     """Alerts raised by verifications, oldest first (authorities)."""
     found = alerting.list_alerts(ctx, actor, status=status, type_=type, limit=limit, after=after)
-    audit.result_count = len(found)
     return [AlertOut(**{**a.__dict__, "status": a.status.value}) for a in found]
 
 
-@router.get("/alerts/{alert_id}", response_model=AlertOut, openapi_extra=AUDITED)
-def get_alert(alert_id: AlertId, ctx: Node, audit: Audit, actor: Actor = Verifier) -> object:
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: AlertId, ctx: Node, actor: Actor = AlertReader) -> object:
     """One alert with its evidence and current status."""
     a = alerting.get_alert(ctx, actor, alert_id)
-    audit.result_count = 1
     return AlertOut(**{**a.__dict__, "status": a.status.value})
 
 
-@router.post("/alerts/{alert_id}/status", response_model=AlertOut, openapi_extra=AUDITED)
+@router.post("/alerts/{alert_id}/status", response_model=AlertOut)
 def set_alert_status(
-    alert_id: AlertId, body: StatusIn, ctx: Node, audit: Audit, actor: Actor = Verifier
+    alert_id: AlertId, body: StatusIn, ctx: Node, actor: Actor = AlertManager
 ) -> object:
     """Change an alert's status; who and when are recorded, earlier statuses are kept."""
     a = alerting.set_alert_status(ctx, actor, alert_id, body.status, body.note)
-    audit.result_count = 1
     return AlertOut(**{**a.__dict__, "status": a.status.value})

@@ -1,26 +1,38 @@
-"""The audit trail: one append-only record per read of pack-level data or denied request.
+"""The audit trail: one append-only record per read of pack-level data or refused request.
 
-Each record is also a leaf of the tamper-evident ledger, written in the same transaction,
-so an auditor can prove later that the trail was not edited.
+The service layer writes it, whatever the door: a service reading pack-level data runs
+inside :func:`reading`, which checks the caller's right in the permission table (and the
+node's purpose requirement), gives the service its transaction, and writes the audit record
+as soon as the read's transaction ends and before the service returns, so a caller never
+holds an answer whose record is missing. Records of concurrent requests are committed
+together (group commit), each durable before its request's answer. A refusal or failure is
+recorded the same way (the read's transaction was rolled back).
+Each record is also a leaf of the tamper-evident ledger, written with it, so an auditor can
+prove later that the trail was not edited.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from itptrace.access import Actor, require
+from sqlalchemy import Connection
+
+from itptrace.access import PERMISSIONS, Actor, Permission, authorize
 from itptrace.auth import store
-from itptrace.auth.model import AuditEntry, AuditRow
+from itptrace.auth.model import AuditEntry, AuditRow, Unauthenticated
 from itptrace.context import Context
+from itptrace.errors import DomainError, Forbidden, NotFound
 from itptrace.ledger import records as ledger
 
 
-def record(ctx: Context, entry: AuditEntry) -> int:
-    """Store one audit record (and its ledger leaf); returns its sequence number."""
+def _values(entry: AuditEntry, now: datetime) -> dict[str, Any]:
     actor = entry.actor
-    now = ctx.clock.now()
-    values = {
+    return {
         "at": now,
         "user_name": actor.name if actor else None,
         "role": actor.role.value if actor else None,
@@ -37,10 +49,111 @@ def record(ctx: Context, entry: AuditEntry) -> int:
         "outcome": entry.outcome,
         "status": entry.status,
     }
-    with ctx.db.transaction() as conn:
-        seq = store.insert_audit(conn, values)
-        ledger.record_audit(conn, seq, now)
+
+
+def insert(conn: Connection, entry: AuditEntry, now: datetime) -> int:
+    """Store one audit record and its ledger leaf in the caller's transaction."""
+    seq = store.insert_audit(conn, _values(entry, now))
+    ledger.record_audit(conn, seq, now)
     return seq
+
+
+def record(ctx: Context, entry: AuditEntry) -> int:
+    """Store one audit record (and its ledger leaf), durable when this returns.
+
+    Records of concurrent requests share one commit (``repository.group_commit``).
+    """
+    now = ctx.clock.now()
+    seq: int = ctx.group_commit.run(lambda conn: insert(conn, entry, now))
+    return seq
+
+
+@dataclass
+class Read:
+    """What an audited read tells its record: the transaction it reads in, what it found."""
+
+    conn: Connection
+    count: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _status(exc: DomainError) -> tuple[str, int]:
+    if isinstance(exc, Unauthenticated):
+        return "denied", 401
+    if isinstance(exc, Forbidden):
+        return "denied", 403
+    if isinstance(exc, NotFound):
+        return "error", 404
+    return "error", 400
+
+
+def entry_for(
+    actor: Actor | None,
+    operation: str,
+    params: Mapping[str, Any],
+    *,
+    count: int = 0,
+    failure: DomainError | None = None,
+) -> AuditEntry:
+    """The record of one operation by ``actor`` through its door."""
+    outcome, status = ("ok", 200) if failure is None else _status(failure)
+    details = {k: v for k, v in params.items() if v is not None}
+    if actor is not None and actor.case_ref:
+        details["case"] = actor.case_ref
+    if failure is not None:
+        details["refusal"] = failure.code
+    return AuditEntry(
+        actor=actor,
+        purpose=actor.purpose if actor else None,
+        method=actor.door.value.upper() if actor else "API",
+        endpoint=operation,
+        params=details,
+        result_count=count if failure is None else 0,
+        outcome=outcome,
+        status=status,
+    )
+
+
+def refusal(ctx: Context, actor: Actor | None, operation: str, failure: DomainError) -> None:
+    """Record a refused request (its own transaction): who, what, and the refusal's code."""
+    record(ctx, entry_for(actor, operation, {}, failure=failure))
+
+
+@contextmanager
+def reading(
+    ctx: Context,
+    actor: Actor,
+    permission: Permission,
+    *,
+    subject: str | None = None,
+    operator_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Iterator[Read]:
+    """Authorise ``permission`` and run the read it guards, audited (module docstring).
+
+    Permissions not marked ``audited`` in the table are only authorised.
+    """
+    details = {"subject": subject, **(details or {})}
+    audited = PERMISSIONS[permission].audited
+    try:
+        authorize(
+            actor,
+            permission,
+            operator_id=operator_id,
+            purpose_required=ctx.settings.require_purpose,
+        )
+        with ctx.db.transaction() as conn:
+            read = Read(conn, params=dict(details))
+            yield read
+        # The record is written after the read's transaction ends, never by upgrading it to
+        # a write (SQLite refuses that at once when another writer went first), and is
+        # durable before the service returns: no answer leaves without its record.
+        if audited:
+            record(ctx, entry_for(actor, permission.value, read.params, count=read.count))
+    except DomainError as failure:
+        if audited or isinstance(failure, Forbidden):
+            record(ctx, entry_for(actor, permission.value, details, failure=failure))
+        raise
 
 
 def list_audit(
@@ -54,7 +167,7 @@ def list_audit(
     limit: int = 100,
     after: int = 0,
 ) -> list[AuditRow]:
-    require(actor, "audit.read")
+    authorize(actor, Permission.AUDIT_READ)
     filters = {"user": user, "endpoint": endpoint, "since": since, "until": until}
     with ctx.db.transaction() as conn:
         rows = store.audit_rows(conn, filters, min(max(limit, 1), 1000), after)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import store
 from itptrace.auth.model import (
     IssuedToken,
@@ -33,7 +33,7 @@ def _aware(value: datetime) -> datetime:
 def add_user(
     ctx: Context, actor: Actor, *, name: str, role: str, operator_id: str | None = None
 ) -> User:
-    require(actor, "users.manage")
+    authorize(actor, Permission.USERS_MANAGE)
     parsed = parse_enum(Role, role, "role")
     if (parsed is Role.OPERATOR) != bool(operator_id):
         raise DomainError(
@@ -66,7 +66,7 @@ def add_user(
 
 
 def list_users(ctx: Context, actor: Actor) -> list[User]:
-    require(actor, "users.manage")
+    authorize(actor, Permission.USERS_MANAGE)
     with ctx.db.transaction() as conn:
         rows = store.list_users(conn)
     return [User(r.id, r.name, Role(r.role), r.operator_id, r.active) for r in rows]
@@ -74,14 +74,14 @@ def list_users(ctx: Context, actor: Actor) -> list[User]:
 
 def disable_user(ctx: Context, actor: Actor, name: str) -> None:
     """Disable a user; every token of that user stops working at once."""
-    require(actor, "users.manage")
+    authorize(actor, Permission.USERS_MANAGE)
     with ctx.db.transaction() as conn:
         if store.disable_user(conn, name, ctx.clock.now()) == 0:
             raise NotFound(f"no active user {name}", subject=name)
 
 
 def create_token(ctx: Context, actor: Actor, *, user: str, days: int = 90) -> IssuedToken:
-    require(actor, "users.manage")
+    authorize(actor, Permission.USERS_MANAGE)
     if not 1 <= days <= 730:
         raise DomainError("a token lives between 1 and 730 days", code="bad_token_lifetime")
     token_id, text, secret_hash = new_token()
@@ -105,7 +105,7 @@ def create_token(ctx: Context, actor: Actor, *, user: str, days: int = 90) -> Is
 
 
 def revoke_token(ctx: Context, actor: Actor, token_id: str) -> None:
-    require(actor, "users.manage")
+    authorize(actor, Permission.USERS_MANAGE)
     with ctx.db.transaction() as conn:
         if store.revoke_token(conn, token_id, ctx.clock.now()) == 0:
             raise NotFound(f"no live token {token_id}", subject=token_id)

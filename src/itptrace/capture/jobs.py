@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role, allowed, authorize
 from itptrace.capture import jobs_store as store
 from itptrace.capture.formats import EPCIS_TYPES, is_epcis, parse_report
 from itptrace.capture.model import Problem
@@ -140,7 +140,7 @@ def capture_document(
 
 def submit(ctx: Context, actor: Actor, body: bytes | str) -> Job:
     """Queue a document for capture (one insert); it must be a JSON object or array."""
-    require(actor, "capture.report")
+    authorize(actor, Permission.CAPTURE_REPORT)
     try:
         document_text = body.decode("utf-8") if isinstance(body, bytes) else body
         document = json.loads(document_text)
@@ -183,16 +183,13 @@ def _job(row: Any) -> Job:
 
 def get_job(ctx: Context, actor: Actor, job_id: int) -> Job:
     """A job's status and outcome, for its submitter, its operator or the issuer."""
-    require(actor, "capture.report")
+    authorize(actor, Permission.CAPTURE_JOBS)
     with ctx.db.transaction() as conn:
         row = store.get_job(conn, job_id)
     if row is None:
         raise NotFound(f"no capture job {job_id}", subject=str(job_id))
-    issuer = actor.role is Role.ISSUER_ADMIN and not actor.tobacco_industry
-    own = row.user_name == actor.name or (
-        actor.role is Role.OPERATOR and row.operator_id == actor.operator_id
-    )
-    if not (issuer or own):
+    own = row.user_name == actor.name
+    if not (own or allowed(actor, Permission.CAPTURE_JOBS, row.operator_id or "")):
         raise Forbidden(f"capture job {job_id} is not {actor.name}'s", subject=str(job_id))
     return _job(row)
 

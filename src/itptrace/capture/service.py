@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Role
+from itptrace.access import Actor, Permission, allowed, authorize
 from itptrace.capture import recall, store
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
@@ -55,17 +55,14 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _authorise(actor: Actor, events: list[TraceEvent]) -> None:
-    if actor.role is Role.OPERATOR:
-        for event in events:
-            if event.originator_id != actor.operator_id:
-                raise Forbidden(
-                    f"{actor.name} may report only as {actor.operator_id}, "
-                    f"not {event.originator_id}",
-                    subject=event.event_id,
-                    code="originator_not_actor",
-                )
-    elif actor.role is not Role.ISSUER_ADMIN or actor.tobacco_industry:
-        raise Forbidden(f"{actor.name} ({actor.role}) may not report events", subject=actor.name)
+    authorize(actor, Permission.CAPTURE_REPORT)
+    for event in events:
+        if not allowed(actor, Permission.CAPTURE_REPORT, event.originator_id):
+            raise Forbidden(
+                f"{actor.name} may report only as {actor.operator_id}, not {event.originator_id}",
+                subject=event.event_id,
+                code="originator_not_actor",
+            )
 
 
 def _loaders(conn: Any) -> Loaders:

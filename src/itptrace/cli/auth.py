@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from itptrace.access import local_authority, local_issuer
 from itptrace.auth import audit as audit_trail
 from itptrace.auth import service
-from itptrace.cli.common import console, handles_errors, node, print_json
+from itptrace.cli.common import as_authority, as_issuer, console, handles_errors, node, print_json
 from itptrace.clock import parse_instant
 
 users_app = typer.Typer(help="People and systems that may call the node's API.")
@@ -30,7 +29,7 @@ def add(
     ] = None,
 ) -> None:
     """Create a user with one role."""
-    user = service.add_user(node(), local_issuer(), name=name, role=role, operator_id=operator)
+    user = service.add_user(node(), as_issuer(), name=name, role=role, operator_id=operator)
     console.print(
         f"user {user.name} ({user.role.value}{', ' + user.operator_id if user.operator_id else ''})"
     )
@@ -40,7 +39,7 @@ def add(
 @handles_errors
 def list_users(as_json: Json = False) -> None:
     """List users."""
-    rows = service.list_users(node(), local_issuer())
+    rows = service.list_users(node(), as_issuer())
     if as_json:
         print_json(rows)
         return
@@ -53,7 +52,7 @@ def list_users(as_json: Json = False) -> None:
 @handles_errors
 def disable(name: str) -> None:
     """Disable a user and with it every token of theirs."""
-    service.disable_user(node(), local_issuer(), name)
+    service.disable_user(node(), as_issuer(), name)
     console.print(f"user {name} disabled")
 
 
@@ -64,7 +63,7 @@ def create(
     days: Annotated[int, typer.Option(help="lifetime in days")] = 90,
 ) -> None:
     """Create an API token; it is printed once and cannot be shown again."""
-    issued = service.create_token(node(), local_issuer(), user=user, days=days)
+    issued = service.create_token(node(), as_issuer(), user=user, days=days)
     typer.echo(issued.token)
     err = console.__class__(stderr=True)
     err.print(f"token {issued.id} for {issued.user}, expires {issued.expires_at:%Y-%m-%d}")
@@ -74,7 +73,7 @@ def create(
 @handles_errors
 def revoke(token_id: str) -> None:
     """Revoke a token by its id (the part after itp_)."""
-    service.revoke_token(node(), local_issuer(), token_id)
+    service.revoke_token(node(), as_issuer(), token_id)
     console.print(f"token {token_id} revoked")
 
 
@@ -90,7 +89,7 @@ def audit(
     """The audit trail: who read which pack-level data, and every denied request."""
     rows = audit_trail.list_audit(
         node(),
-        local_authority(),
+        as_authority(),
         user=user,
         endpoint=endpoint,
         since=parse_instant(since) if since else None,

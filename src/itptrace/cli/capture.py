@@ -10,10 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from itptrace.access import local_authority, local_issuer
 from itptrace.capture.formats import parse_report
 from itptrace.capture.service import capture as capture_events
-from itptrace.cli.common import console, err_console, handles_errors, node, print_json
+from itptrace.cli.common import (
+    as_authority,
+    as_issuer,
+    console,
+    err_console,
+    handles_errors,
+    node,
+    print_json,
+)
 from itptrace.clock import parse_instant
 from itptrace.queries import completeness as completeness_queries
 from itptrace.queries import refused as refused_queries
@@ -46,11 +53,11 @@ def capture(
     events, problems = parse_report(read_json(file), on_behalf)
     ctx = node()
     if problems and not partial:
-        result = capture_events(ctx, local_issuer(), [], parse_problems=problems)
+        result = capture_events(ctx, as_issuer(), [], parse_problems=problems)
     else:
         with console.status(f"capturing {len(events)} events", spinner="dots"):
             result = capture_events(
-                ctx, local_issuer(), events, all_or_nothing=not partial, parse_problems=problems
+                ctx, as_issuer(), events, all_or_nothing=not partial, parse_problems=problems
             )
     if as_json:
         print_json(
@@ -80,7 +87,7 @@ def capture(
 @handles_errors
 def trace(ui: str, as_json: Json = False) -> None:
     """The chronological history of a pack, including its containers' events."""
-    entries = queries.trace(node(), local_authority(), ui)
+    entries = queries.trace(node(), as_authority(), ui)
     if as_json:
         print_json(entries)
         return
@@ -103,7 +110,7 @@ def trace(ui: str, as_json: Json = False) -> None:
 @handles_errors
 def report(ui: str, as_json: Json = False) -> None:
     """The Article 8.4.1 report of a unit pack, items (a) to (j) with their sources."""
-    result = report_queries.report(node(), local_authority(), ui)
+    result = report_queries.report(node(), as_authority(), ui)
     if as_json:
         print_json(
             {
@@ -126,7 +133,7 @@ def report(ui: str, as_json: Json = False) -> None:
 @handles_errors
 def where(ui: str, as_json: Json = False) -> None:
     """Current status, location and custodian of a UI."""
-    found = queries.where(node(), local_authority(), ui)
+    found = queries.where(node(), as_authority(), ui)
     if as_json:
         print_json(found)
     else:
@@ -150,7 +157,7 @@ def contents(
 ) -> None:
     """The tree inside a container down to unit packs, now or at a past time."""
     when: datetime | None = parse_instant(at) if at else None
-    tree = queries.contents(node(), local_authority(), aggregate, when)
+    tree = queries.contents(node(), as_authority(), aggregate, when)
     if as_json:
         print_json(_tree(tree))
         return
@@ -168,7 +175,7 @@ def refused(
     as_json: Json = False,
 ) -> None:
     """Refused reports with their reasons."""
-    rows = refused_queries.list_refused(node(), local_issuer(), originator=operator, limit=limit)
+    rows = refused_queries.list_refused(node(), as_issuer(), originator=operator, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -186,7 +193,7 @@ def refused(
 @handles_errors
 def completeness(sample: Annotated[int, typer.Option()] = 50, as_json: Json = False) -> None:
     """Per manufacturer: which Article 8.4.1 items its packs lack."""
-    rows = completeness_queries.completeness_by_operator(node(), local_authority(), sample)
+    rows = completeness_queries.completeness_by_operator(node(), as_authority(), sample)
     if as_json:
         print_json(rows)
         return
@@ -222,7 +229,7 @@ def query(
         if not sep:
             raise ValueError(f"query parameter {pair!r} must look like NAME=VALUE")
         params[name] = value
-    page = query_events(node(), local_authority(), params)
+    page = query_events(node(), as_authority(), params)
     if as_json:
         document = to_jsonld(page.events, kind="query", query_name="SimpleEventQuery")
         print_json({"document": document, "nextPageToken": page.next_page_token})

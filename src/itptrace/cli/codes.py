@@ -10,8 +10,15 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from itptrace.access import local_issuer
-from itptrace.cli.common import console, err_console, fail, handles_errors, node, print_json
+from itptrace.cli.common import (
+    as_issuer,
+    console,
+    err_console,
+    fail,
+    handles_errors,
+    node,
+    print_json,
+)
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import Profile
@@ -69,7 +76,7 @@ def issue(
         if aggregate:
             batch = issuer.request_aggregate_codes(
                 ctx,
-                local_issuer(),
+                as_issuer(),
                 issuer.AggregateRequest(operator, facility, count, profile),
                 advance,
             )
@@ -79,8 +86,8 @@ def issue(
             request = issuer.UnitRequest(
                 operator, facility, machine, product, market, count, route, importer, profile
             )
-            batch = issuer.request_unit_codes(ctx, local_issuer(), request, advance)
-    write_codes(out, list(lifecycle.request_codes(ctx, local_issuer(), batch.request_id)))
+            batch = issuer.request_unit_codes(ctx, as_issuer(), request, advance)
+    write_codes(out, list(lifecycle.request_codes(ctx, as_issuer(), batch.request_id)))
     if as_json:
         print_json(batch)
     else:
@@ -153,7 +160,7 @@ def deactivate(
 ) -> None:
     """Deactivate codes with a reason (history is kept)."""
     uis = [parse_scan(code).ui for code in codes]
-    count = lifecycle.deactivate_codes(node(), local_issuer(), uis, reason, detail)
+    count = lifecycle.deactivate_codes(node(), as_issuer(), uis, reason, detail)
     console.print(f"{count} code(s) deactivated ({reason})")
 
 
@@ -161,7 +168,7 @@ def deactivate(
 @handles_errors
 def cancel_request(request_id: int, reason: Annotated[str, typer.Option()] = "cancelled") -> None:
     """Cancel a code request within the cancellation window."""
-    lifecycle.cancel_request(node(), local_issuer(), request_id, reason)
+    lifecycle.cancel_request(node(), as_issuer(), request_id, reason)
     console.print(f"request {request_id} cancelled")
 
 
@@ -183,5 +190,5 @@ def export(
 @handles_errors
 def rotate() -> None:
     """Make a new signing key; older keys stay valid for verification."""
-    info = issuer.rotate_key(node(), local_issuer())
+    info = issuer.rotate_key(node(), as_issuer())
     console.print(f"new active key {info.kid}")

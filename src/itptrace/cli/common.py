@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, ParamSpec, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
+from itptrace.access import Actor, Door, Role
 from itptrace.bootstrap import build_context
 from itptrace.config import SettingsError
 from itptrace.context import Context
@@ -45,6 +49,46 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc)) from None
 
     return wrapper
+
+
+def _console_name() -> str:
+    named = os.environ.get("ITPTRACE_CLI_USER", "").strip()
+    if not named:
+        try:
+            named = getpass.getuser()
+        except (KeyError, OSError):
+            named = "unknown"
+    return f"cli:{named[:90]}"
+
+
+def _stated() -> tuple[str | None, str | None]:
+    """The --purpose and --case given before the command (``itptrace --purpose ... trace``)."""
+    context = click.get_current_context(silent=True)
+    found = context.find_root().obj if context is not None else None
+    if isinstance(found, Statement):
+        return found.purpose, found.case_ref
+    return None, None
+
+
+@dataclass(frozen=True)
+class Statement:
+    purpose: str | None = None
+    case_ref: str | None = None
+
+
+def as_issuer() -> Actor:
+    """The issuer's staff at the node's console, named by ITPTRACE_CLI_USER or the login."""
+    return Actor(_console_name(), Role.ISSUER_ADMIN, door=Door.CLI).stating(*_stated())
+
+
+def as_auditor() -> Actor:
+    """An auditor at the node's console (ledger proofs)."""
+    return Actor(_console_name(), Role.AUDITOR, door=Door.CLI).stating(*_stated())
+
+
+def as_authority() -> Actor:
+    """The competent authority at the node's console; its reads are audited as the API's."""
+    return Actor(_console_name(), Role.AUTHORITY, door=Door.CLI).stating(*_stated())
 
 
 def node() -> Context:

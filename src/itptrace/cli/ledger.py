@@ -11,8 +11,15 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from itptrace.access import local_issuer
-from itptrace.cli.common import console, fail, handles_errors, node, print_json
+from itptrace.cli.common import (
+    as_auditor,
+    as_issuer,
+    console,
+    fail,
+    handles_errors,
+    node,
+    print_json,
+)
 from itptrace.ledger import audit as auditing
 from itptrace.ledger import service as ledger
 from itptrace.ledger.fsck import fsck as run_fsck
@@ -44,7 +51,7 @@ def checkpoint(
     out: Annotated[Path | None, typer.Option(help="also write the note to this file")] = None,
 ) -> None:
     """Sign a checkpoint of the ledger as it is now and print the signed note."""
-    made = ledger.make_checkpoint(node(), local_issuer())
+    made = ledger.make_checkpoint(node(), as_issuer())
     if out is not None:
         out.write_text(made.note)
     sys.stdout.write(made.note)
@@ -59,7 +66,7 @@ def prove(
     ] = None,
 ) -> None:
     """Print the inclusion proof of one leaf as JSON (hashes in standard base64)."""
-    proof = auditing.prove(node(), local_issuer(), seq, size)
+    proof = auditing.prove(node(), as_auditor(), seq, size)
     print_json(
         {
             "seq": proof.seq,
@@ -135,7 +142,7 @@ def verify(
 @handles_errors
 def fsck() -> None:
     """Recompute every leaf from the stored records and check nodes, roots and checkpoints."""
-    report = run_fsck(node(), local_issuer())
+    report = run_fsck(node(), as_issuer())
     for problem in report.problems:
         console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     summary = (

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from itptrace.access import local_issuer
 from itptrace.cli import auth, capture, codes, demo, epcis, ledger, registry
 from itptrace.cli import verify as verify_cli
-from itptrace.cli.common import console, handles_errors, node
+from itptrace.cli.common import Statement, as_issuer, console, handles_errors, node
 from itptrace.cli.serve import serve
 from itptrace.codes.service import ensure_signing_key
 from itptrace.registry.service import init_party
@@ -33,6 +32,22 @@ capture.register(app)
 auth.register(app)
 
 
+@app.callback()
+def stating(
+    context: typer.Context,
+    purpose: Annotated[
+        str | None,
+        typer.Option("--purpose", help="Why the data is needed (kept in the audit trail)."),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option("--case", help="The case reference the command serves (audit trail)."),
+    ] = None,
+) -> None:
+    """itptrace: independent tracking and tracing of tobacco products (ITP Article 8)."""
+    context.obj = Statement(purpose, case)
+
+
 @app.command("init")
 @handles_errors
 def init(
@@ -41,7 +56,7 @@ def init(
     """Create or upgrade the database, record the Party and make the first signing key."""
     ctx = node()
     party = init_party(ctx)
-    key = ensure_signing_key(ctx, local_issuer())
+    key = ensure_signing_key(ctx, as_issuer())
     if not quiet:
         console.print(
             f"node ready: Party {party.country}, issuer code {party.issuer_code}, "

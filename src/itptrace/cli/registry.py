@@ -7,8 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from itptrace.access import local_issuer
-from itptrace.cli.common import console, handles_errors, node, print_json
+from itptrace.cli.common import as_issuer, console, handles_errors, node, print_json
 from itptrace.registry import service
 
 app = typer.Typer(help="Register economic operators, facilities, machines and products.")
@@ -37,7 +36,7 @@ def add_operator(
     """Register an economic operator; prints its issued identifier."""
     operator = service.add_operator(
         node(),
-        local_issuer(),
+        as_issuer(),
         name=name,
         country=country,
         roles=role,
@@ -59,7 +58,7 @@ def add_facility(
     """Register a facility of an operator; prints its issued identifier."""
     facility = service.add_facility(
         node(),
-        local_issuer(),
+        as_issuer(),
         operator_id=operator,
         name=name,
         type=type,
@@ -79,7 +78,7 @@ def add_machine(
 ) -> None:
     """Register a production machine at a facility."""
     machine = service.add_machine(
-        node(), local_issuer(), facility_id=facility, name=name, capacity_per_hour=capacity
+        node(), as_issuer(), facility_id=facility, name=name, capacity_per_hour=capacity
     )
     _show(machine, as_json, "machine", machine.id)
 
@@ -98,7 +97,7 @@ def add_product(
     """Register a tobacco product by its GTIN."""
     product = service.add_product(
         node(),
-        local_issuer(),
+        as_issuer(),
         gtin=gtin,
         operator_id=operator,
         brand=brand,
@@ -113,7 +112,7 @@ def add_product(
 @handles_errors
 def deactivate_facility(facility: str) -> None:
     """Deactivate a facility and all its machines."""
-    count = service.deactivate_facility(node(), local_issuer(), facility)
+    count = service.deactivate_facility(node(), as_issuer(), facility)
     console.print(f"facility {facility} deactivated with {count} machine(s)")
 
 
@@ -121,7 +120,7 @@ def deactivate_facility(facility: str) -> None:
 @handles_errors
 def deactivate_operator(operator: str) -> None:
     """Deactivate an economic operator, all its facilities and their machines."""
-    facilities, machines = service.deactivate_operator(node(), local_issuer(), operator)
+    facilities, machines = service.deactivate_operator(node(), as_issuer(), operator)
     console.print(
         f"operator {operator} deactivated with {facilities} facility(ies) and {machines} machine(s)"
     )
@@ -131,7 +130,7 @@ def deactivate_operator(operator: str) -> None:
 @handles_errors
 def deactivate_machine(machine: str) -> None:
     """Deactivate a production machine."""
-    service.deactivate_machine(node(), local_issuer(), machine)
+    service.deactivate_machine(node(), as_issuer(), machine)
     console.print(f"machine {machine} deactivated")
 
 
@@ -139,7 +138,7 @@ def deactivate_machine(machine: str) -> None:
 @handles_errors
 def deactivate_product(gtin: str) -> None:
     """Deactivate a tobacco product by its GTIN."""
-    normalized = service.deactivate_product(node(), local_issuer(), gtin)
+    normalized = service.deactivate_product(node(), as_issuer(), gtin)
     console.print(f"product {normalized} deactivated")
 
 

@@ -16,8 +16,7 @@ from typing import Annotated
 
 import typer
 
-from itptrace.access import local_authority
-from itptrace.cli.common import console, handles_errors, node, print_json
+from itptrace.cli.common import as_authority, console, handles_errors, node, print_json
 from itptrace.clock import parse_instant
 from itptrace.verify import alerts as alerting
 from itptrace.verify import exchange, queue
@@ -85,7 +84,7 @@ def scan(
         when = parse_instant(at) if at else ctx.clock.now()
         source = "image" if image is not None else "online"
         result = verify(
-            ctx, local_authority(), ScanInput(text, where, when, ident, gtin, brand, source)
+            ctx, as_authority(), ScanInput(text, where, when, ident, gtin, brand, source)
         )
         if as_json:
             print_json(result)
@@ -113,7 +112,7 @@ def export_offline(
 ) -> None:
     """Write a signed offline bundle: public keys, code patterns, revoked UIs (Bloom filter)."""
     ctx = node()
-    path = exchange.export_offline_bundle(ctx, local_authority(), out)
+    path = exchange.export_offline_bundle(ctx, as_authority(), out)
     manifest = json.loads((path / "bundle.json").read_text())
     summary = {
         "directory": str(path),
@@ -140,7 +139,7 @@ def sync(
     as_json: Json = False,
 ) -> None:
     """Upload the scans queued offline; each is stored once, whatever happens."""
-    result = exchange.sync_offline_scans(node(), local_authority(), bundle)
+    result = exchange.sync_offline_scans(node(), as_authority(), bundle)
     if as_json:
         print_json(result)
     else:
@@ -168,7 +167,7 @@ def list_alerts(
 ) -> None:
     """Alerts, oldest first."""
     found = alerting.list_alerts(
-        node(), local_authority(), status=status, type_=type_, limit=limit, after=after
+        node(), as_authority(), status=status, type_=type_, limit=limit, after=after
     )
     if as_json:
         print_json(found)
@@ -185,7 +184,7 @@ def list_alerts(
 @handles_errors
 def show_alert(alert_id: int) -> None:
     """One alert with its evidence."""
-    print_json(alerting.get_alert(node(), local_authority(), alert_id))
+    print_json(alerting.get_alert(node(), as_authority(), alert_id))
 
 
 @alerts_app.command("set-status")
@@ -196,5 +195,5 @@ def set_status(
     note: Annotated[str, typer.Option(help="why")] = "",
 ) -> None:
     """Change an alert's status (the change is recorded with who and when)."""
-    alert = alerting.set_alert_status(node(), local_authority(), alert_id, status, note)
+    alert = alerting.set_alert_status(node(), as_authority(), alert_id, status, note)
     console.print(f"alert {alert.id} is {alert.status.value}", markup=False)

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Role, require_operator_or_issuer
+from itptrace.access import Actor, Permission, allowed, authorize
+from itptrace.auth import audit
 from itptrace.codes import store
 from itptrace.codes.model import (
     PRODUCT_CODE_LENGTH,
@@ -114,19 +116,35 @@ def _request(ctx: Context, request_id: int) -> Any:
     return row
 
 
-def request_codes(ctx: Context, actor: Actor, request_id: int) -> Iterator[CodePayload]:
-    """The codes of one request, as printable payloads (only to the issuer or the requester)."""
+def request_codes(
+    ctx: Context, actor: Actor, request_id: int, start: int = 0, stop: int | None = None
+) -> Iterator[CodePayload]:
+    """The codes of one request from position ``start`` up to ``stop``, as printable
+    payloads (only to the issuer or the requester). The read is audited when it begins,
+    with the number of codes it covers."""
     row = _request(ctx, request_id)
-    require_operator_or_issuer(actor, row.operator_id, "reading issued codes")
+    quantity = int(row.quantity)
+    end = quantity if stop is None else min(stop, quantity)
+    shown = {"start": start, "stop": end}
+    with audit.reading(
+        ctx,
+        actor,
+        Permission.ISSUER_CODES,
+        subject=str(request_id),
+        operator_id=row.operator_id,
+        details=shown,
+    ) as read:
+        read.count = max(end - start, 0)
     with ctx.db.transaction() as conn:
-        for code in store.iter_request_codes(conn, row.kind, request_id):
+        codes = store.iter_request_codes(conn, row.kind, request_id)
+        for code in islice(codes, start, end):
             yield CodePayload(gtin=row.gtin, ui=code.code, key_id=row.key_id, tag=code.tag)
 
 
 def cancel_request(ctx: Context, actor: Actor, request_id: int, reason: str) -> None:
     """Cancel a request within the configured window of working days after it was made."""
     row = _request(ctx, request_id)
-    require_operator_or_issuer(actor, row.operator_id, "cancelling a code request")
+    authorize(actor, Permission.ISSUER_CANCEL, operator_id=row.operator_id)
     deadline = add_working_days(_aware(row.requested_at), ctx.settings.cancel_window_working_days)
     now = ctx.clock.now()
     if now > deadline:
@@ -151,10 +169,9 @@ def deactivate_codes(
     if not codes:
         raise IssuerError("no codes to deactivate", code="empty_request")
     records = [lookup_code(ctx, code) for code in dict.fromkeys(codes)]
-    issuer_acts = actor.role is Role.ISSUER_ADMIN and not actor.tobacco_industry
+    authorize(actor, Permission.ISSUER_DEACTIVATE)
     for record in records:
-        owner_acts = actor.role is Role.OPERATOR and actor.operator_id == record.operator_id
-        if not (issuer_acts or owner_acts):
+        if not allowed(actor, Permission.ISSUER_DEACTIVATE, record.operator_id):
             raise Forbidden(
                 f"{actor.name} may not deactivate code {record.code}", subject=record.code
             )

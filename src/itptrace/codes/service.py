@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, require_issuer, require_operator_or_issuer
+from itptrace.access import Actor, Permission, authorize
 from itptrace.codes import store
 from itptrace.codes.model import (
     PRODUCT_CODE_ALPHABET,
@@ -200,7 +200,7 @@ def request_unit_codes(
     ctx: Context, actor: Actor, request: UnitRequest, progress: Callable[[int], None] | None = None
 ) -> IssuedBatch:
     """Issue ``request.quantity`` unit-level UIs (EU message ISU), signed unless profile eu."""
-    require_operator_or_issuer(actor, request.operator_id, "requesting unit UIs")
+    authorize(actor, Permission.ISSUER_REQUEST, operator_id=request.operator_id)
     _check_quantity(ctx, request.quantity)
     _check_facility_of(ctx, request.operator_id, request.facility_id)
     registry.require_machine(ctx, request.machine_id, request.facility_id)
@@ -281,7 +281,7 @@ def request_aggregate_codes(
     progress: Callable[[int], None] | None = None,
 ) -> IssuedBatch:
     """Issue aggregated UIs (EU message ISA): issuer code + serial + facility id."""
-    require_operator_or_issuer(actor, request.operator_id, "requesting aggregated UIs")
+    authorize(actor, Permission.ISSUER_REQUEST, operator_id=request.operator_id)
     _check_quantity(ctx, request.quantity)
     _check_facility_of(ctx, request.operator_id, request.facility_id)
     profile = request.profile or Profile(ctx.settings.default_profile)
@@ -318,7 +318,7 @@ def request_aggregate_codes(
 
 def ensure_signing_key(ctx: Context, actor: Actor) -> KeyInfo:
     """The active key, made on first use (``itptrace init``)."""
-    require_issuer(actor, "creating a signing key")
+    authorize(actor, Permission.ISSUER_KEYS)
     kid = ctx.keys.active_kid()
     if kid is not None:
         return next(k for k in ctx.keys.keys() if k.kid == kid)
@@ -327,13 +327,13 @@ def ensure_signing_key(ctx: Context, actor: Actor) -> KeyInfo:
 
 def rotate_key(ctx: Context, actor: Actor) -> KeyInfo:
     """A new active key; older keys are retired but stay published for verification."""
-    require_issuer(actor, "rotating the signing key")
+    authorize(actor, Permission.ISSUER_KEYS)
     return ctx.keys.generate(ctx.clock.now())
 
 
 def sign_codes(ctx: Context, actor: Actor, codes: list[str], gtin: str | None) -> list[str]:
     """Sign codes with the active key: an issuer-only operation, never the industry's."""
-    require_issuer(actor, "signing codes")
+    authorize(actor, Permission.ISSUER_KEYS)
     kid, pem = _signing_key(ctx, Profile.SIGNED)
     assert pem is not None and kid is not None
     return sign_inline(pem, codes, gtin)

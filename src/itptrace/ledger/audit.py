@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.ledger import log, sources, store
 from itptrace.ledger.checkpoint import Checkpoint, verify_with_any
 from itptrace.ledger.merkle import leaf_hash, verify_inclusion
-from itptrace.ledger.model import LedgerEntry, LedgerError, LedgerForked, require_ledger_reader
+from itptrace.ledger.model import LedgerEntry, LedgerError, LedgerForked
 from itptrace.ledger.service import entry_of
 
 
@@ -39,7 +39,7 @@ class InclusionProof:
 
 def prove(ctx: Context, actor: Actor, seq: int, size: int | None = None) -> InclusionProof:
     """Leaf ``seq`` with its audit path in the latest checkpoint (or the tree of ``size``)."""
-    require_ledger_reader(actor, "proving a ledger entry")
+    authorize(actor, Permission.LEDGER_READ)
     with ctx.db.transaction() as conn:
         if size is None:
             latest = store.latest_checkpoint(conn)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.ledger import log, sources, store
 from itptrace.ledger.checkpoint import CheckpointError, verify_with_any
@@ -33,7 +33,6 @@ from itptrace.ledger.model import (
     Node,
     extend_frontier,
     fold,
-    require_ledger_reader,
 )
 from itptrace.ledger.service import verifier_keys
 
@@ -107,7 +106,7 @@ def fsck(
 
     ``leaf_sources`` defaults to every registered source (``sources.leaf_sources()``).
     """
-    require_ledger_reader(actor, "checking the ledger")
+    authorize(actor, Permission.LEDGER_CHECK)
     chosen = sources.leaf_sources() if leaf_sources is None else dict(leaf_sources)
     vkeys = verifier_keys(ctx)
     with ctx.db.transaction() as conn:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from itptrace.access import Actor, Role
-from itptrace.errors import DomainError, Forbidden
+from itptrace.errors import DomainError
 from itptrace.ledger.merkle import node_hash, root_from_perfect_subtrees
 from itptrace.ledger.ranges import perfect_subtrees
 
@@ -88,35 +87,6 @@ class FsckReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-# Reading the ledger reveals request ids and UIs; proofs and tree heads reveal only hashes.
-READERS = frozenset({Role.ISSUER_ADMIN, Role.AUTHORITY, Role.AUDITOR})
-# Signing a checkpoint commits the node to a history: an operation of the node itself.
-OPERATORS = frozenset({Role.ISSUER_ADMIN, Role.AUTHORITY})
-
-
-def _require(actor: Actor, roles: frozenset[Role], action: str) -> None:
-    if actor.tobacco_industry:
-        raise Forbidden(
-            f"{action} is refused: the tobacco industry has no control over the ledger "
-            "(ITP Art. 8.12)",
-            subject=actor.name,
-            code="industry_refused",
-        )
-    if actor.role not in roles:
-        allowed = ", ".join(sorted(roles))
-        raise Forbidden(f"{action} needs one of the roles {allowed}; {actor.name} has {actor.role}")
-
-
-def require_ledger_reader(actor: Actor, action: str) -> None:
-    """Auditors, authorities and the issuer read ledger entries and check it (fsck)."""
-    _require(actor, READERS, action)
-
-
-def require_ledger_operator(actor: Actor, action: str) -> None:
-    """Only the issuer administration and the authority sign checkpoints."""
-    _require(actor, OPERATORS, action)
 
 
 def node_key(start: int, end: int) -> NodeKey:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.keys.signing import b64url_decode_strict
 from itptrace.keys.store import KeyInfo, KeyStore
@@ -36,8 +36,6 @@ from itptrace.ledger.model import (
     LedgerForked,
     StoredCheckpoint,
     TreeHead,
-    require_ledger_operator,
-    require_ledger_reader,
 )
 
 append = log.append  # append(conn, kind, [(ref, leaf data), ...], at=now) -> [seq, ...]
@@ -104,7 +102,7 @@ def entry_of(row: Row[Any]) -> LedgerEntry:
 
 def entries(ctx: Context, actor: Actor, start: int, end: int) -> list[LedgerEntry]:
     """Leaves ``start <= seq < end`` (at most 10,000 at a time): kinds and record refs."""
-    require_ledger_reader(actor, "reading ledger entries")
+    authorize(actor, Permission.LEDGER_READ)
     if not 0 <= start <= end or end - start > MAX_ENTRIES:
         raise LedgerError(f"ask for 0 <= start <= end with at most {MAX_ENTRIES} entries")
     with ctx.db.transaction() as conn:
@@ -120,7 +118,7 @@ def ledger_keys(ctx: Context) -> KeyStore:
 
 
 def ensure_ledger_key(ctx: Context, actor: Actor) -> KeyInfo:
-    require_ledger_operator(actor, "creating the ledger key")
+    authorize(actor, Permission.LEDGER_CHECKPOINT)
     keys = ledger_keys(ctx)
     kid = keys.active_kid()
     if kid is not None:
@@ -191,7 +189,7 @@ def make_checkpoint(ctx: Context, actor: Actor) -> StoredCheckpoint:
     Raises LedgerForked, signing nothing, when the current tree does not extend the
     previous checkpoint.
     """
-    require_ledger_operator(actor, "making a ledger checkpoint")
+    authorize(actor, Permission.LEDGER_CHECKPOINT)
     info = ensure_ledger_key(ctx, actor)
     vkeys = verifier_keys(ctx)
     with ctx.db.transaction() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itptrace.access import Actor, require
+from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.queries import store
 from itptrace.queries.report import ITEMS, report
@@ -26,7 +26,7 @@ def completeness_by_operator(
     ctx: Context, actor: Actor, sample: int = 50
 ) -> list[OperatorCompleteness]:
     """The 8.4.1 completeness of up to ``sample`` recent packs of every manufacturer."""
-    require(actor, "query.completeness")
+    authorize(actor, Permission.QUERY_COMPLETENESS)
     with ctx.db.transaction() as conn:
         packs = store.applied_packs_by_operator(conn, sample)
     summary = []

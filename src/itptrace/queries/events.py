@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Connection, select
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role
+from itptrace.auth import audit
 from itptrace.capture.epcis_map import FACILITY_URN, from_trace_event, ui_of
 from itptrace.capture.model import TraceEvent
 from itptrace.capture.native import NativeMessage
@@ -89,7 +90,14 @@ def _after(token: str | None) -> int:
 
 def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
     """Stored events matching EPCIS query parameters; an operator sees only its own."""
-    require(actor, "query.events")
+    shown = dict(list(params.items())[:12])
+    with audit.reading(ctx, actor, Permission.QUERY_EVENTS, details=shown) as read:
+        page = _query(read.conn, actor, params)
+        read.count = len(page.events)
+    return page
+
+
+def _query(conn: Connection, actor: Actor, params: Mapping[str, str]) -> Page:
     unknown = sorted(set(params) - PARAMETERS)
     if unknown:
         raise QueryError(f"unknown query parameter {unknown[0]}", subject=unknown[0])
@@ -134,30 +142,29 @@ def query_events(ctx: Context, actor: Actor, params: Mapping[str, str]) -> Page:
     )
     found: list[EpcisEvent] = []
     last = _after(params.get("nextPageToken"))
-    with ctx.db.transaction() as conn:
-        while len(found) < per_page:
-            rows = list(conn.execute(query.where(events.c.seq > last).limit(per_page * 2)))
-            if not rows:
-                return Page(found, None)
-            for row in rows:
-                last = int(row.seq)
-                items = list(json.loads(row.uis))
-                gtin_rows = conn.execute(
-                    select(ui_state.c.ui, ui_state.c.gtin).where(
-                        ui_state.c.ui.in_(items), ui_state.c.gtin.is_not(None)
-                    )
+    while len(found) < per_page:
+        rows = list(conn.execute(query.where(events.c.seq > last).limit(per_page * 2)))
+        if not rows:
+            return Page(found, None)
+        for row in rows:
+            last = int(row.seq)
+            items = list(json.loads(row.uis))
+            gtin_rows = conn.execute(
+                select(ui_state.c.ui, ui_state.c.gtin).where(
+                    ui_state.c.ui.in_(items), ui_state.c.gtin.is_not(None)
                 )
-                gtins = {str(ui): str(gtin) for ui, gtin in gtin_rows}
-                epcis = from_trace_event(stored_event(json.loads(row.details), items), gtins)
-                if (
-                    (steps and epcis.biz_step not in steps)
-                    or (actions and epcis.action not in actions)
-                    or (types and epcis.type not in types)
-                ):
-                    continue
-                found.append(epcis)
-                if len(found) == per_page:
-                    return Page(found, _token(last))
+            )
+            gtins = {str(ui): str(gtin) for ui, gtin in gtin_rows}
+            epcis = from_trace_event(stored_event(json.loads(row.details), items), gtins)
+            if (
+                (steps and epcis.biz_step not in steps)
+                or (actions and epcis.action not in actions)
+                or (types and epcis.type not in types)
+            ):
+                continue
+            found.append(epcis)
+            if len(found) == per_page:
+                return Page(found, _token(last))
     return Page(found, None)
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role
+from itptrace.auth import audit
 from itptrace.capture.store import aware
 from itptrace.context import Context
-from itptrace.errors import Forbidden
 from itptrace.queries import store
 
 
@@ -29,13 +29,17 @@ def list_refused(
     ctx: Context, actor: Actor, *, originator: str | None = None, limit: int = 100, after: int = 0
 ) -> list[Refusal]:
     """Refusals, oldest first; an operator sees only its own."""
-    require(actor, "refused.read")
     if actor.role is Role.OPERATOR:
-        if originator not in (None, actor.operator_id):
-            raise Forbidden(f"{actor.name} may list only its own refused reports")
-        originator = actor.operator_id
-    with ctx.db.transaction() as conn:
-        rows = store.refused(conn, originator, min(max(limit, 1), 1000), after)
+        originator = originator or actor.operator_id
+    with audit.reading(
+        ctx,
+        actor,
+        Permission.REFUSED_READ,
+        operator_id=originator,
+        details={"originator": originator},
+    ) as read:
+        rows = store.refused(read.conn, originator, min(max(limit, 1), 1000), after)
+        read.count = len(rows)
     return [
         Refusal(
             int(r.id),

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role
+from itptrace.auth import audit
 from itptrace.codes.lifecycle import lookup_code
 from itptrace.context import Context
 from itptrace.errors import Forbidden, NotFound
@@ -90,7 +91,13 @@ def report(ctx: Context, actor: Actor, ui: str) -> Report:
 
     An operator gets the report only of packs whose codes were issued to it.
     """
-    require(actor, "query.report")
+    with audit.reading(ctx, actor, Permission.QUERY_REPORT, subject=ui) as read:
+        found = _report(ctx, actor, ui)
+        read.count = 1
+    return found
+
+
+def _report(ctx: Context, actor: Actor, ui: str) -> Report:
     record = lookup_code(ctx, ui)
     if actor.role is Role.OPERATOR and record.operator_id != actor.operator_id:
         raise Forbidden(f"{actor.name} may read reports only of its own packs", subject=ui)

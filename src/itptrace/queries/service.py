@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission, Role, authorize
+from itptrace.auth import audit
 from itptrace.capture.store import aware
 from itptrace.context import Context
 from itptrace.errors import Forbidden, NotFound
@@ -94,13 +95,17 @@ def _require_sight(conn: Connection, actor: Actor, ui: str) -> None:
 
 def where(ctx: Context, actor: Actor, ui: str) -> Where:
     """Current status, location and custodian (those of the outermost container)."""
-    with ctx.db.transaction() as conn:
-        return where_on(conn, actor, ui)
+    with audit.reading(ctx, actor, Permission.QUERY_WHERE, subject=ui) as read:
+        _require_sight(read.conn, actor, ui)
+        found = _where(read.conn, ui)
+        read.count = 1
+    return found
 
 
-def where_on(conn: Connection, actor: Actor, ui: str) -> Where:
-    """``where`` inside the caller's transaction (verification reads several facts at once)."""
-    require(actor, "query.where")
+def where_unaudited(conn: Connection, actor: Actor, ui: str) -> Where:
+    """``where`` inside a caller's transaction, for a service that authorised and audits
+    its own read (verification reads several facts at once)."""
+    authorize(actor, Permission.QUERY_WHERE)
     _require_sight(conn, actor, ui)
     return _where(conn, ui)
 
@@ -136,15 +141,15 @@ def trace(ctx: Context, actor: Actor, ui: str) -> list[TraceEntry]:
 
     An operator sees only the events it reported itself.
     """
-    require(actor, "query.trace")
-    with ctx.db.transaction() as conn:
-        _require_sight(conn, actor, ui)
-        seqs = store.event_seqs_of(conn, ui)
+    with audit.reading(ctx, actor, Permission.QUERY_TRACE, subject=ui) as read:
+        _require_sight(read.conn, actor, ui)
+        seqs = store.event_seqs_of(read.conn, ui)
         if not seqs:
             raise NotFound(f"no recorded event concerns {ui}", subject=ui)
-        rows = store.events_by_seq(conn, list(seqs))
-    if actor.role is Role.OPERATOR:
-        rows = [r for r in rows if r.originator_id == actor.operator_id]
+        rows = store.events_by_seq(read.conn, list(seqs))
+        if actor.role is Role.OPERATOR:
+            rows = [r for r in rows if r.originator_id == actor.operator_id]
+        read.count = len(rows)
     return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
 
 
@@ -162,8 +167,11 @@ class Node:
 
 def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = None) -> Node:
     """The full tree under a container, down to unit packs, now or at time ``at``."""
-    require(actor, "query.contents")
-    with ctx.db.transaction() as conn:
+    moment = {"at": at.isoformat() if at else None}
+    with audit.reading(
+        ctx, actor, Permission.QUERY_CONTENTS, subject=aggregate, details=moment
+    ) as read:
+        conn = read.conn
         _require_sight(conn, actor, aggregate)
         if store.kind_of(conn, aggregate) is None:
             raise NotFound(f"no recorded event concerns {aggregate}", subject=aggregate)
@@ -180,6 +188,7 @@ def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = N
                 nodes[child] = node
                 level.append(child)
         kinds = store.kinds(conn, list(nodes))
-    for ui, node in nodes.items():
-        node.kind = kinds.get(ui, "aggregate")
+        for ui, node in nodes.items():
+            node.kind = kinds.get(ui, "aggregate")
+        read.count = root.unit_count
     return root

@@ -12,7 +12,7 @@ import string
 
 from sqlalchemy.exc import IntegrityError
 
-from itptrace.access import Actor, require_issuer
+from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.countries import checked_country
 from itptrace.errors import Conflict, NotFound
@@ -63,7 +63,7 @@ def init_party(ctx: Context) -> Party:
 def add_operator(
     ctx: Context, actor: Actor, *, name: str, country: str, roles: list[str], tobacco_industry: bool
 ) -> Operator:
-    require_issuer(actor, "registering an economic operator")
+    authorize(actor, Permission.REGISTRY_WRITE)
     if not roles:
         raise RegistryError("an economic operator needs at least one role")
     parsed = tuple(dict.fromkeys(parse_enum(OperatorRole, r, "operator role") for r in roles))
@@ -101,7 +101,7 @@ def require_operator(ctx: Context, operator_id: str) -> Operator:
 def deactivate_operator(ctx: Context, actor: Actor, operator_id: str) -> tuple[int, int]:
     """Deactivate an operator with all its facilities and their machines (history is kept);
     returns how many facilities and machines were deactivated with it."""
-    require_issuer(actor, "deactivating an economic operator")
+    authorize(actor, Permission.REGISTRY_WRITE)
     with ctx.db.transaction() as conn:
         if store.get_operator(conn, operator_id) is None:
             raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
@@ -121,7 +121,7 @@ def add_facility(
     address: str,
     country: str,
 ) -> Facility:
-    require_issuer(actor, "registering a facility")
+    authorize(actor, Permission.REGISTRY_WRITE)
     require_operator(ctx, operator_id)
     facility = Facility(
         _new_id(ctx, "F"),
@@ -157,7 +157,7 @@ def get_facility(ctx: Context, facility_id: str) -> Facility:
 
 def deactivate_facility(ctx: Context, actor: Actor, facility_id: str) -> int:
     """Deactivate a facility and, with it, all its machines; returns the machine count."""
-    require_issuer(actor, "deactivating a facility")
+    authorize(actor, Permission.REGISTRY_WRITE)
     require_facility(ctx, facility_id)
     with ctx.db.transaction() as conn:
         return store.deactivate_facility(conn, facility_id, ctx.clock.now())
@@ -166,7 +166,7 @@ def deactivate_facility(ctx: Context, actor: Actor, facility_id: str) -> int:
 def add_machine(
     ctx: Context, actor: Actor, *, facility_id: str, name: str, capacity_per_hour: int
 ) -> Machine:
-    require_issuer(actor, "registering a machine")
+    authorize(actor, Permission.REGISTRY_WRITE)
     require_facility(ctx, facility_id)
     machine = Machine(
         _new_id(ctx, "M"),
@@ -197,7 +197,7 @@ def require_machine(ctx: Context, machine_id: str, facility_id: str) -> Machine:
 
 def deactivate_machine(ctx: Context, actor: Actor, machine_id: str) -> None:
     """Deactivate one machine (history is kept); its facility stays active."""
-    require_issuer(actor, "deactivating a machine")
+    authorize(actor, Permission.REGISTRY_WRITE)
     with ctx.db.transaction() as conn:
         if store.get_machine(conn, machine_id) is None:
             raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
@@ -217,7 +217,7 @@ def add_product(
     category: str,
     pack_size: int,
 ) -> Product:
-    require_issuer(actor, "registering a product")
+    authorize(actor, Permission.REGISTRY_WRITE)
     require_operator(ctx, operator_id)
     product = Product(
         checked_gtin(gtin),
@@ -257,7 +257,7 @@ def require_product(ctx: Context, gtin: str) -> Product:
 
 def deactivate_product(ctx: Context, actor: Actor, gtin: str) -> str:
     """Deactivate a product (history is kept); returns its GTIN-14."""
-    require_issuer(actor, "deactivating a product")
+    authorize(actor, Permission.REGISTRY_WRITE)
     normalized = checked_gtin(gtin)
     with ctx.db.transaction() as conn:
         if store.get_product(conn, normalized) is None:

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Role, require
+from itptrace.access import Actor, Permission
+from itptrace.auth import audit
 from itptrace.context import Context
-from itptrace.errors import Conflict, Forbidden, NotFound
+from itptrace.errors import Conflict, NotFound
 from itptrace.registry.model import parse_enum
 from itptrace.verify import store
 from itptrace.verify.model import Finding, ReasonCode, ScanInput
@@ -104,12 +105,6 @@ def raise_alerts(
     return tuple(raised)
 
 
-def _require_authority(actor: Actor, action: str) -> None:
-    require(actor, "verify")
-    if actor.role is not Role.AUTHORITY:
-        raise Forbidden(f"{action} needs the authority role; {actor.name} has {actor.role}")
-
-
 def _alert(row: Any) -> Alert:
     return Alert(
         int(row.id),
@@ -137,19 +132,20 @@ def list_alerts(
     after: int = 0,
 ) -> list[Alert]:
     """Alerts in the order they were raised, optionally of one status or type."""
-    _require_authority(actor, "reading alerts")
     wanted = parse_enum(AlertStatus, status, "alert status").value if status else None
-    with ctx.db.transaction() as conn:
-        rows = store.list_alerts(conn, wanted, type_, min(max(limit, 1), 1000), max(after, 0))
+    shown = {"status": wanted, "type": type_, "after": after}
+    with audit.reading(ctx, actor, Permission.ALERTS_READ, details=shown) as read:
+        rows = store.list_alerts(read.conn, wanted, type_, min(max(limit, 1), 1000), max(after, 0))
+        read.count = len(rows)
     return [_alert(r) for r in rows]
 
 
 def get_alert(ctx: Context, actor: Actor, alert_id: int) -> Alert:
-    _require_authority(actor, "reading alerts")
-    with ctx.db.transaction() as conn:
-        row = store.get_alert(conn, alert_id)
-    if row is None:
-        raise NotFound(f"no alert {alert_id}", subject=str(alert_id))
+    with audit.reading(ctx, actor, Permission.ALERTS_READ, subject=str(alert_id)) as read:
+        row = store.get_alert(read.conn, alert_id)
+        if row is None:
+            raise NotFound(f"no alert {alert_id}", subject=str(alert_id))
+        read.count = 1
     return _alert(row)
 
 
@@ -157,9 +153,12 @@ def set_alert_status(
     ctx: Context, actor: Actor, alert_id: int, status: str, note: str = ""
 ) -> Alert:
     """Record a status change (who and when); the alert's earlier statuses stay on record."""
-    _require_authority(actor, "changing an alert's status")
     new = parse_enum(AlertStatus, status, "alert status")
-    with ctx.db.transaction() as conn:
+    shown = {"status": new.value}
+    with audit.reading(
+        ctx, actor, Permission.ALERTS_MANAGE, subject=str(alert_id), details=shown
+    ) as read:
+        conn = read.conn
         row = store.get_alert(conn, alert_id)
         if row is None:
             raise NotFound(f"no alert {alert_id}", subject=str(alert_id))
@@ -167,4 +166,5 @@ def set_alert_status(
             raise Conflict(f"alert {alert_id} is already {new.value}", subject=str(alert_id))
         store.insert_status(conn, alert_id, new.value, actor.name, ctx.clock.now(), note[:500])
         changed = store.get_alert(conn, alert_id)
+        read.count = 1
     return _alert(changed)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from itptrace.access import Actor, require
+from itptrace.access import Actor, Permission, authorize
+from itptrace.auth import audit
 from itptrace.codes import lifecycle
 from itptrace.codes.model import PRODUCT_CODE_LENGTH
 from itptrace.context import Context
@@ -75,11 +76,11 @@ def code_patterns(ctx: Context) -> dict[str, Any]:
 
 def offline_bundle(ctx: Context, actor: Actor) -> dict[str, bytes]:
     """The files of a fresh offline bundle, by name (see ``verify.bundle``)."""
-    require(actor, "verify")
     grouped: dict[str, list[str]] = defaultdict(list)
-    with ctx.db.transaction() as conn:
-        for ui, reason in store.revoked_codes(conn):
+    with audit.reading(ctx, actor, Permission.OFFLINE_BUNDLE) as read:
+        for ui, reason in store.revoked_codes(read.conn):
             grouped[reason if reason in DEACTIVATION_REASON_CODES else "deactivated"].append(ui)
+        read.count = sum(len(uis) for uis in grouped.values())
     groups = [g for g in GROUPS if grouped[g]]
     # Each filter gets an equal share of the target, so the union stays within it.
     share = BUNDLE_FALSE_POSITIVE_RATE / max(len(groups), 1)
@@ -126,7 +127,7 @@ class SyncResult:
 
 def sync_offline_scans(ctx: Context, actor: Actor, bundle_dir: Path) -> SyncResult:
     """Upload the scans queued in ``bundle_dir``; a scan the node refuses stays queued."""
-    require(actor, "verify")
+    authorize(actor, Permission.VERIFY)
     result = SyncResult()
     for scan in queue.pending(bundle_dir):
         try:

@@ -176,7 +176,7 @@ def gather(
         except NotFound:
             return Facts(scan, auth, None, None), None
         try:
-            where: Where | None = queries.where_on(conn, actor, ui)
+            where: Where | None = queries.where_unaudited(conn, actor, ui)
         except NotFound:
             where = None
         trace = store.trace_summary(conn, ui) if where is not None else []

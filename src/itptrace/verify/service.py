@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from itptrace.access import Actor, require
+from itptrace.access import Actor, Permission, authorize
+from itptrace.auth import audit
 from itptrace.context import Context
-from itptrace.errors import Conflict
+from itptrace.errors import Conflict, DomainError
 from itptrace.gs1.datamatrix import DataMatrixError, decode_image
 from itptrace.verify import alerts, store
 from itptrace.verify.facts import gather, public_keyset
@@ -87,8 +88,16 @@ def _repeat(ctx: Context, scan: ScanInput, print_: str) -> Verification | None:
 def verify(
     ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None = None
 ) -> Verification:
-    """Verify one scan and store it (see the module docstring)."""
-    require(actor, "verify")
+    """Verify one scan and store it with its audit record (see the module docstring)."""
+    try:
+        return _verify(ctx, actor, scan, policy)
+    except DomainError as failure:
+        audit.refusal(ctx, actor, Permission.VERIFY.value, failure)
+        raise
+
+
+def _verify(ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None) -> Verification:
+    authorize(actor, Permission.VERIFY)
     now = ctx.clock.now()
     if scan.scanned_at > now + CLOCK_SKEW:
         raise VerifyError(
@@ -128,15 +137,18 @@ def verify(
         ),
         "facts": json.dumps(asdict(pack) if pack else None),
     }
+    read = {"subject": ui, "scan": scan.scan_id}
     try:
         with ctx.db.transaction() as conn:
             store.insert_scan(conn, values)
             raised = alerts.raise_alerts(conn, actor, scan, ui, findings, now)
+            audit.insert(conn, audit.entry_for(actor, Permission.VERIFY.value, read, count=1), now)
     except IntegrityError:
         # The same scan id arrived twice at once: the other one was stored first.
         again = _repeat(ctx, scan, print_)
         if again is None:
             raise
+        audit.record(ctx, audit.entry_for(actor, Permission.VERIFY.value, read, count=1))
         return again
     return Verification(
         scan.scan_id,
