@@ -129,7 +129,7 @@ class Report:
         return next((f for _i, e, _x, f in self.checked if e.event_id == event.event_id), [])
 
 
-@dataclass
+@dataclass(repr=False)
 class FakeRepository:
     """The facts the rules ask for, in dicts; see the module docstring."""
 
@@ -141,6 +141,9 @@ class FakeRepository:
     details: dict[int, dict[str, Any]] = field(default_factory=dict)
     latest: dict[str, int] = field(default_factory=dict)
     seq: int = 0
+
+    def __repr__(self) -> str:
+        return f"FakeRepository({len(self.states)} states, {len(self.events)} events)"
 
     # -- the issuer --------------------------------------------------------------------
 
@@ -341,11 +344,25 @@ def dispatch(
     )
 
 
-def export(uis: list[str], *, country: str | None = "UG", **kw: Any) -> TraceEvent:
-    fields: dict[str, Any] = {"consignee_name": "Kampala Traders", "route": "Malaba"}
-    fields.update(kw)
+def export(
+    uis: list[str],
+    *,
+    kind: DestinationKind = DestinationKind.EXPORT,
+    to: str | None = None,
+    country: str | None = "UG",
+    consignee_name: str | None = "Kampala Traders",
+    route: str | None = "Malaba",
+    **kw: Any,
+) -> TraceEvent:
+    """A dispatch leaving the domestic market (export by default), complete unless told."""
     return dispatch(
-        uis, to=None, kind=DestinationKind.EXPORT, destination_country=country, **fields
+        uis,
+        to=to,
+        kind=kind,
+        destination_country=country,
+        consignee_name=consignee_name,
+        route=route,
+        **kw,
     )
 
 
