@@ -298,16 +298,15 @@ def test_only_applied_items_active_at_the_facility_are_aggregated_there(where: s
     assert repo.send(aggregation(carton, [pack])).codes() == [expected]
 
 
-def test_a_container_is_filled_only_where_it_is() -> None:
+@pytest.mark.parametrize(
+    ("moved", "code"), [("delivered", "item_not_at_facility"), ("shipped", "item_in_transit")]
+)
+def test_a_container_is_filled_only_where_it_is(moved: str, code: str) -> None:
     repo = FakeRepository()
     carton = repo.carton(repo.packs(2))
-    repo.delivered([carton])
+    getattr(repo, moved)([carton])
     report = repo.send(aggregation(carton, repo.packs(1)))
-    assert [(p.code, p.subject) for p in report.problems] == [("item_not_at_facility", carton)]
-    repo2 = FakeRepository()
-    shipped = repo2.carton(repo2.packs(2))
-    repo2.shipped([shipped])
-    assert repo2.send(aggregation(shipped, repo2.packs(1))).codes() == ["item_in_transit"]
+    assert [(p.code, p.subject) for p in report.problems] == [(code, carton)]
 
 
 def test_an_aggregation_names_its_parent_and_its_children() -> None:
