@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import click
 import pytest
+from pydantic import TypeAdapter
 
-from tests.unit.markdown import ROOT, code_spans, documents, links
+from itptrace.config import Settings
+from tests.unit.markdown import ROOT, code_spans, documents, links, only_code, section, table_with
 
 README = ROOT / "README.md"
 
 
 def readme() -> str:
     return README.read_text()
+
+
+def settings_table() -> list[dict[str, str]]:
+    return table_with(section(readme(), "## Using it"), "variable", "default", "meaning")
 
 
 def test_the_readme_shows_the_two_setup_commands() -> None:
@@ -37,6 +45,48 @@ def test_every_cli_command_named_in_the_readme_exists() -> None:
         assert command is not None, f"README names unknown command itptrace {words[0]}"
         if len(words) > 1 and hasattr(command, "commands") and not words[1].startswith("-"):
             assert words[1] in command.commands, f"README names unknown command itptrace {line}"
+
+
+def test_the_readme_settings_table_lists_every_setting_and_no_other() -> None:
+    documented = [only_code(row["variable"]) for row in settings_table()]
+    expected = ["ITPTRACE_" + name.upper() for name in Settings.model_fields]
+    assert sorted(documented) == sorted(expected)
+    assert len(documented) == len(set(documented)), "a setting is listed twice"
+
+
+def test_the_readme_gives_each_setting_its_real_default_and_a_meaning() -> None:
+    for row in settings_table():
+        name = only_code(row["variable"]).removeprefix("ITPTRACE_").lower()
+        field = Settings.model_fields[name]
+        # The documented text, read as the variable would be: it must give the default.
+        value: Any = TypeAdapter(field.annotation).validate_python(only_code(row["default"]))
+        assert value == field.default, f"{row['variable']}: README says {row['default']}"
+        assert len(row["meaning"]) > 10, f"{row['variable']} has no meaning in the README"
+
+
+def cli_environment_variables() -> set[str]:
+    """The ``envvar`` of every option of every ``itptrace`` command."""
+    from typer.main import get_command
+
+    from itptrace.cli.main import app
+
+    found: set[str] = set()
+    pending: list[click.Command] = [get_command(app)]
+    while pending:
+        command = pending.pop()
+        pending.extend(getattr(command, "commands", {}).values())
+        for param in command.params:
+            names = param.envvar if isinstance(param.envvar, list | tuple) else [param.envvar]
+            found.update(name for name in names if name)
+    return found
+
+
+def test_every_itptrace_variable_the_docs_name_is_a_setting_or_a_cli_option() -> None:
+    settings = {"ITPTRACE_" + name.upper() for name in Settings.model_fields}
+    known = settings | cli_environment_variables()
+    for path in documents():
+        named = set(re.findall(r"\bITPTRACE_[A-Z][A-Z0-9_]*\b", path.read_text()))
+        assert named <= known, f"{path.name} names unknown variables {sorted(named - known)}"
 
 
 @pytest.mark.parametrize("path", documents(), ids=lambda p: p.name)
