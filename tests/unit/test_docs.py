@@ -89,6 +89,13 @@ def test_every_itptrace_variable_the_docs_name_is_a_setting_or_a_cli_option() ->
         assert named <= known, f"{path.name} names unknown variables {sorted(named - known)}"
 
 
+def test_the_readme_layout_table_names_every_package_and_no_other() -> None:
+    table = table_with(section(readme(), "## Layout"), "package", "what")
+    documented = sorted(only_code(row["package"]).rstrip("/") for row in table)
+    packages = sorted(p.parent.name for p in (ROOT / "src" / "itptrace").glob("*/__init__.py"))
+    assert documented == packages
+
+
 @pytest.mark.parametrize("path", documents(), ids=lambda p: p.name)
 def test_no_markdown_link_leaves_the_repository(path: Path) -> None:
     for target in links(path.read_text()):
