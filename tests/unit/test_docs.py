@@ -124,11 +124,3 @@ def test_every_repository_path_the_docs_name_in_code_exists(path: Path) -> None:
 def test_the_readme_links_the_architecture_summary_in_the_repository() -> None:
     assert "docs/architecture.md" in links(readme())
     assert "../shared" not in readme()
-
-
-def test_the_error_catalogue_document_lists_exactly_the_catalogued_codes() -> None:
-    from itptrace.capture.catalogue import CATALOGUE
-
-    text = (ROOT / "docs" / "errors.md").read_text()
-    documented = re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.MULTILINE)
-    assert documented == list(CATALOGUE)
