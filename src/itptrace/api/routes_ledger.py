@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from itptrace.access import Actor, Permission
 from itptrace.api.deps import Node, caller
+from itptrace.errors import NotFound
 from itptrace.ledger import audit as ledger_audit
 from itptrace.ledger import service as ledger
 from itptrace.ledger.model import LedgerError, StoredCheckpoint
@@ -62,7 +63,7 @@ def latest_checkpoint(ctx: Node, actor: Annotated[Actor, Reader]) -> CheckpointO
     """The latest signed checkpoint (C2SP tlog-checkpoint note)."""
     stored = ledger.latest_checkpoint(ctx)
     if stored is None:
-        raise LedgerError("the node has no checkpoint yet", code="not_found")
+        raise NotFound("the node has no checkpoint yet")
     return _checkpoint_out(stored)
 
 

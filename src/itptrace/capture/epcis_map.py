@@ -23,7 +23,7 @@ from itptrace.capture.model import (
 )
 from itptrace.epcis import EpcisEvent, ErrorDeclaration, make_event, parse_document
 from itptrace.epcis.validate import EpcisValidationError
-from itptrace.epcis.vocab import ITP_NS, canonical_id
+from itptrace.epcis.vocab import ERROR_REASON, ITP_NS, all_prefixes, canonical_id, vocabulary_term
 
 UI_URN, FACILITY_URN, OPERATOR_URN = (
     "urn:itptrace:ui:",
@@ -32,6 +32,7 @@ UI_URN, FACILITY_URN, OPERATOR_URN = (
 )
 DL = "https://id.gs1.org/"
 MESSAGE_URN = "urn:itptrace:message:"
+TRANSACTION_URN = "urn:itptrace:transaction:"
 OBSERVE_STEPS = {
     "shipping": MessageType.EDP,
     "receiving": MessageType.ERP,
@@ -104,12 +105,12 @@ def to_trace_event(event: EpcisEvent, originator: str | None) -> TraceEvent:
             sender,
             event.error_declaration.declaration_time,
             recalled_event_id=recalled,
-            reason=event.error_declaration.reason,
+            reason=event.error_declaration.reason or _ext(event, "reason"),
             source="epcis",
         )
     transaction = None
     if kind in TRANSACTION_KINDS:
-        number = next((i for t, i in event.biz_transactions), "")
+        number = _strip(next((i for t, i in event.biz_transactions), ""), TRANSACTION_URN) or ""
         try:
             amount = Decimal(str(_ext(event, "amount")))
         except InvalidOperation:
@@ -208,13 +209,18 @@ def from_trace_event(event: TraceEvent, gtins: dict[str, str] | None = None) -> 
     }
     kind = event.message_type
     if kind is MessageType.RCL:
-        declaration = ErrorDeclaration(event.event_time, event.reason)
+        # An error declaration re-sends the recalled event, so it carries that event's ID;
+        # a reason outside the CBV error reasons would make it invalid: it goes in itp:reason.
+        reason = vocabulary_term(ERROR_REASON, event.reason, all_prefixes(None))
+        if event.reason and reason is None:
+            ext["itp:reason"] = event.reason
+        common["event_id"] = MESSAGE_URN + (event.recalled_event_id or event.event_id)
         return make_event(
             "ObjectEvent",
             action="OBSERVE",
             epc_list=epcs,
             extensions=ext,
-            error_declaration=declaration,
+            error_declaration=ErrorDeclaration(event.event_time, reason),
             **common,
         )
     if kind in (MessageType.EPA, MessageType.EUD):
@@ -238,7 +244,7 @@ def from_trace_event(event: TraceEvent, gtins: dict[str, str] | None = None) -> 
             action="ADD",
             epc_list=epcs,
             extensions=ext,
-            biz_transactions=[(btype, f"urn:itptrace:transaction:{t.number}")],
+            biz_transactions=[(btype, TRANSACTION_URN + t.number)],
             sources=[("owning_party", OPERATOR_URN + t.seller_id)],
             destinations=[("owning_party", OPERATOR_URN + t.buyer_id)],
             **common,
