@@ -168,7 +168,8 @@ def authorize(
     pack-level data (the purpose or a case reference).
     """
     rule = PERMISSIONS[permission]
-    if actor.tobacco_industry and not rule.industry:
+    # The industry only ever reports as an operator: it holds no staff role (Art. 8.12).
+    if actor.tobacco_industry and (not rule.industry or actor.role is not Role.OPERATOR):
         raise Forbidden(
             f"{permission} is refused to the tobacco industry (ITP Art. 8.12)",
             subject=actor.name,
