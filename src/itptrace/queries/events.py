@@ -1,6 +1,6 @@
 """EPCIS 2.0 query over stored events (the SimpleEventQuery parameters), with paging.
 
-Time, identifier and location filters run in SQL on indexed columns; the event type,
+Time, identifier and location filters run in SQL on indexed columns (``queries.store``); the event type,
 action and business step are checked on the rebuilt EPCIS event. Pages follow the
 sequence number, so a page token is simply the last sequence number served.
 """
@@ -8,13 +8,12 @@ sequence number, so a page token is simply the last sequence number served.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import Connection
 
 from itptrace.access import Actor, Permission, Role
 from itptrace.auth import audit
@@ -25,8 +24,7 @@ from itptrace.clock import parse_instant
 from itptrace.context import Context
 from itptrace.epcis import EpcisEvent
 from itptrace.errors import DomainError
-from itptrace.repository.history import item_links
-from itptrace.repository.schema import events, ui_state
+from itptrace.queries import store
 
 PARAMETERS = {
     "EQ_bizStep",
@@ -45,6 +43,8 @@ PARAMETERS = {
     "nextPageToken",
 }
 NATIVE_FIELDS = set(NativeMessage.model_fields)
+# Which item role each MATCH_ parameter looks at (None: any role).
+MATCHES = (("MATCH_epc", "item"), ("MATCH_parentID", "parent"), ("MATCH_anyEPC", None))
 
 
 class QueryError(DomainError):
@@ -110,52 +110,49 @@ def _query(conn: Connection, actor: Actor, params: Mapping[str, str]) -> Page:
         raise QueryError(f"bad query parameter: {exc}") from None
     if not 1 <= per_page <= 1000:
         raise QueryError("perPage must be between 1 and 1000", subject="perPage")
-    query = select(events.c.seq, events.c.recorded_at, events.c.details, events.c.uis).order_by(
-        events.c.seq
+    bounds = tuple(
+        (column, cmp, times[name])
+        for name, column, cmp in (
+            ("GE_eventTime", "event_time", "ge"),
+            ("LT_eventTime", "event_time", "lt"),
+            ("GE_recordTime", "recorded_at", "ge"),
+            ("LT_recordTime", "recorded_at", "lt"),
+        )
+        if name in times
     )
-    if actor.role is Role.OPERATOR:
-        query = query.where(events.c.originator_id == actor.operator_id)
-    for name, column, cmp in (
-        ("GE_eventTime", events.c.event_time, "ge"),
-        ("LT_eventTime", events.c.event_time, "lt"),
-        ("GE_recordTime", events.c.recorded_at, "ge"),
-        ("LT_recordTime", events.c.recorded_at, "lt"),
-    ):
-        if name in times:
-            query = query.where(column >= times[name] if cmp == "ge" else column < times[name])
-    for name, role in (("MATCH_epc", "item"), ("MATCH_parentID", "parent"), ("MATCH_anyEPC", None)):
-        wanted = [ui_of(v) for v in _values(params, name)]
-        if wanted:
-            links = item_links(functools.partial(_among, wanted)).subquery()
-            sub = select(links.c.event_seq)
-            if role is not None:
-                sub = sub.where(links.c.role == role)
-            query = query.where(events.c.seq.in_(sub))
-    places = [
+    items = tuple(
+        (role, tuple(ui_of(v) for v in _values(params, name)))
+        for name, role in (
+            ("MATCH_epc", "item"),
+            ("MATCH_parentID", "parent"),
+            ("MATCH_anyEPC", None),
+        )
+        if _values(params, name)
+    )
+    places = tuple(
         v.removeprefix(FACILITY_URN)
         for v in _values(params, "EQ_bizLocation") + _values(params, "EQ_readPoint")
-    ]
-    if places:
-        query = query.where(events.c.facility_id.in_(places))
+    )
+    wanted = store.EventFilter(
+        originator=actor.operator_id if actor.role is Role.OPERATOR else None,
+        bounds=bounds,
+        items=items,
+        places=places,
+    )
     steps, actions, types = (
         set(_values(params, n)) for n in ("EQ_bizStep", "EQ_action", "EQ_eventType")
     )
     found: list[EpcisEvent] = []
     last = _after(params.get("nextPageToken"))
     while len(found) < per_page:
-        rows = list(conn.execute(query.where(events.c.seq > last).limit(per_page * 2)))
+        rows = store.matching_events(conn, wanted, last, per_page * 2)
         if not rows:
             return Page(found, None)
         for row in rows:
             last = int(row.seq)
-            items = list(json.loads(row.uis))
-            gtin_rows = conn.execute(
-                select(ui_state.c.ui, ui_state.c.gtin).where(
-                    ui_state.c.ui.in_(items), ui_state.c.gtin.is_not(None)
-                )
-            )
-            gtins = {str(ui): str(gtin) for ui, gtin in gtin_rows}
-            epcis = from_trace_event(stored_event(json.loads(row.details), items), gtins)
+            uis = list(json.loads(row.uis))
+            gtins = store.gtins_of(conn, uis)
+            epcis = from_trace_event(stored_event(json.loads(row.details), uis), gtins)
             if (
                 (steps and epcis.biz_step not in steps)
                 or (actions and epcis.action not in actions)
@@ -166,7 +163,3 @@ def _query(conn: Connection, actor: Actor, params: Mapping[str, str]) -> Page:
             if len(found) == per_page:
                 return Page(found, _token(last))
     return Page(found, None)
-
-
-def _among(values: list[str], column: ColumnElement[Any]) -> ColumnElement[bool]:
-    return column.in_(values)

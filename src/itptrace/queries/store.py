@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import ColumnElement, Connection, Row, select
 
 from itptrace.repository import history
 from itptrace.repository.schema import (
@@ -116,3 +118,51 @@ def kinds(conn: Connection, uis: Sequence[str]) -> dict[str, str]:
         )
         found.update({str(u): str(k) for u, k in conn.execute(query)})
     return found
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the EPCIS query narrows in SQL: reporter, time bounds, items and places."""
+
+    originator: str | None = None
+    # (column name, "ge" or "lt", instant): event_time or recorded_at against a bound
+    bounds: tuple[tuple[str, str, datetime], ...] = ()
+    # (role or None for any role, UIs): events naming one of the UIs in that role
+    items: tuple[tuple[str | None, tuple[str, ...]], ...] = ()
+    places: tuple[str, ...] = ()
+
+
+def _among(values: Sequence[str], column: ColumnElement[Any]) -> ColumnElement[bool]:
+    return column.in_(values)
+
+
+def matching_events(
+    conn: Connection, wanted: EventFilter, after: int, limit: int
+) -> list[Row[Any]]:
+    """Up to ``limit`` stored events past sequence number ``after`` that match, in order."""
+    query = select(events.c.seq, events.c.recorded_at, events.c.details, events.c.uis)
+    if wanted.originator is not None:
+        query = query.where(events.c.originator_id == wanted.originator)
+    for name, cmp, instant in wanted.bounds:
+        column = events.c[name]
+        query = query.where(column >= instant if cmp == "ge" else column < instant)
+    for role, uis in wanted.items:
+        links = history.item_links(functools.partial(_among, list(uis))).subquery()
+        sub = select(links.c.event_seq)
+        if role is not None:
+            sub = sub.where(links.c.role == role)
+        query = query.where(events.c.seq.in_(sub))
+    if wanted.places:
+        query = query.where(events.c.facility_id.in_(wanted.places))
+    query = query.where(events.c.seq > after).order_by(events.c.seq).limit(limit)
+    return list(conn.execute(query))
+
+
+def gtins_of(conn: Connection, uis: Sequence[str]) -> dict[str, str]:
+    """The GTIN recorded for each of ``uis`` that has one."""
+    rows = conn.execute(
+        select(ui_state.c.ui, ui_state.c.gtin).where(
+            ui_state.c.ui.in_(list(uis)), ui_state.c.gtin.is_not(None)
+        )
+    )
+    return {str(ui): str(gtin) for ui, gtin in rows}
