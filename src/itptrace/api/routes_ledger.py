@@ -14,10 +14,9 @@ from pydantic import BaseModel
 
 from itptrace.access import Actor, Permission
 from itptrace.api.deps import Node, caller
-from itptrace.errors import NotFound
 from itptrace.ledger import audit as ledger_audit
 from itptrace.ledger import service as ledger
-from itptrace.ledger.model import LedgerError, StoredCheckpoint
+from itptrace.ledger.model import StoredCheckpoint
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 Reader, Operator = caller(Permission.LEDGER_READ), caller(Permission.LEDGER_CHECKPOINT)
@@ -61,10 +60,7 @@ def _checkpoint_out(stored: StoredCheckpoint) -> CheckpointOut:
 @router.get("/checkpoint", response_model=CheckpointOut)
 def latest_checkpoint(ctx: Node, actor: Annotated[Actor, Reader]) -> CheckpointOut:
     """The latest signed checkpoint (C2SP tlog-checkpoint note)."""
-    stored = ledger.latest_checkpoint(ctx)
-    if stored is None:
-        raise NotFound("the node has no checkpoint yet")
-    return _checkpoint_out(stored)
+    return _checkpoint_out(ledger.read_checkpoint(ctx, actor))
 
 
 @router.post("/checkpoint", response_model=CheckpointOut, status_code=201)
@@ -98,9 +94,7 @@ def consistency(
     size2: Annotated[int, Query(alias="to", ge=1, le=2**53)],
 ) -> ConsistencyOut:
     """Proof that the tree of ``from`` leaves is a prefix of the tree of ``to`` leaves."""
-    if size1 > size2:
-        raise LedgerError("from must not be larger than to", subject="from")
-    path = ledger.consistency_proof(ctx, size1, size2)
+    path = ledger.prove_consistency(ctx, actor, size1, size2)
     return ConsistencyOut(size1=size1, size2=size2, path=[h.hex() for h in path])
 
 

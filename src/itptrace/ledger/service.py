@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
+from itptrace.errors import NotFound
 from itptrace.keys.signing import b64url_decode_strict
 from itptrace.keys.store import KeyInfo, KeyStore
 from itptrace.ledger import log, sources, store
@@ -211,3 +212,20 @@ def latest_checkpoint(ctx: Context) -> StoredCheckpoint | None:
     with ctx.db.transaction() as conn:
         row = store.latest_checkpoint(conn)
     return None if row is None else _stored(row)
+
+
+def read_checkpoint(ctx: Context, actor: Actor) -> StoredCheckpoint:
+    """The latest signed checkpoint, for a ledger reader; NotFound before the first one."""
+    authorize(actor, Permission.LEDGER_READ)
+    stored = latest_checkpoint(ctx)
+    if stored is None:
+        raise NotFound("the node has no checkpoint yet")
+    return stored
+
+
+def prove_consistency(ctx: Context, actor: Actor, size1: int, size2: int) -> list[bytes]:
+    """Proof that the tree of ``size1`` leaves is a prefix of the tree of ``size2``."""
+    authorize(actor, Permission.LEDGER_READ)
+    if size1 > size2:
+        raise LedgerError("from must not be larger than to", subject="from")
+    return consistency_proof(ctx, size1, size2)

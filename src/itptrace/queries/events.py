@@ -1,7 +1,7 @@
 """EPCIS 2.0 query over stored events (the SimpleEventQuery parameters), with paging.
 
-Time, identifier and location filters run in SQL on indexed columns (``queries.store``); the event type,
-action and business step are checked on the rebuilt EPCIS event. Pages follow the
+Time, identifier and location filters run in SQL on indexed columns (``queries.store``);
+the event type, action and business step are checked on the rebuilt EPCIS event. Pages follow the
 sequence number, so a page token is simply the last sequence number served.
 """
 
