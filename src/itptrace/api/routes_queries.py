@@ -3,7 +3,8 @@ refused reports and the audit trail.
 
 Every route here but ``/audit`` reads pack-level data: each request leaves exactly one
 audit record (``AUDITED``). The services scope operators to their own data; the routes
-only translate.
+only translate. The busiest (trace, where) are ``async`` and call their service through
+one ``run_in_threadpool``: FastAPI validates a sync route's answer in a second thread hop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -158,9 +160,9 @@ def query_events(
 
 
 @router.get("/uis/{ui}/trace", response_model=list[TraceEntryOut], openapi_extra=AUDITED)
-def trace(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Tracer) -> object:
+async def trace(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Tracer) -> object:
     """The history of a pack, with its containers' events while it was inside them."""
-    entries = queries.trace(ctx, actor, ui)
+    entries = await run_in_threadpool(queries.trace, ctx, actor, ui)
     audit.result_count = len(entries)
     return entries
 
@@ -182,9 +184,9 @@ def report(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Reporter) -> obje
 
 
 @router.get("/uis/{ui}/where", response_model=WhereOut, openapi_extra=AUDITED)
-def where(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Locator) -> object:
+async def where(ui: UiPath, ctx: Node, audit: Audit, actor: Actor = Locator) -> object:
     """Current status, location and custodian (those of the outermost container)."""
-    found = queries.where(ctx, actor, ui)
+    found = await run_in_threadpool(queries.where, ctx, actor, ui)
     audit.result_count = 1
     return found
 
