@@ -1,73 +1,88 @@
-"""HTTP API throughput and latency against the same operations called in-process.
+"""HTTP throughput and latency of verify, trace and where beside their in-process rates.
 
-Three operations: single-event capture (``POST /messages`` with one native message, an
-order on a pallet), ``GET /uis/{ui}/trace`` and ``GET /uis/{ui}/where`` on random packs of
-the demo supply chain. Each runs for a fixed time at 1, 8 and 32 concurrent clients over
-loopback against a real ``itptrace serve`` process (one uvicorn worker). The baseline,
-measured in the same run on the same database: the same service calls made in-process,
-one after another. The ratio (HTTP / in-process) is what HTTP, authentication and the
-audit record of every pack-level read cost, and what concurrency wins back.
+Over HTTP: ``POST /verify`` (a new scan each time), ``GET /uis/{ui}/trace`` and
+``GET /uis/{ui}/where`` on random packs of the demo supply chain, each at 1, 8 and 32
+concurrent clients for a fixed time, against a real ``itptrace serve --workers 2`` process on
+a loopback port. Beside them, in the same run and on the same server, ``GET /ping``: a
+no-op endpoint (no token, no database, no thread) is the ceiling of this server and this
+load generator; ``ratio/ping`` says how far each operation is below it.
+
+In-process, on the same database and in the same run: the same service calls one after
+another, a raw Ed25519 signature check (``cryptography``, the key type codes are signed
+with: the least a verification costs) and a raw primary-key SELECT of a pack's UI through
+the driver (the least a lookup costs). ``ratio/in-process`` is HTTP over in-process:
+above 1 the two server processes win back more than HTTP, authentication and the audit
+record of every pack-level read cost.
+
+The load generator is ``wrk`` (one thread, a Lua script for the bodies, random packs and
+tokens) when it is installed, else a bounded asyncio ``httpx`` client: far heavier, its
+own cost shows as a low ``/ping`` ceiling (then compare ratios, not absolute rates). Every
+cell is bounded in time (``--timeout`` and the cell length) and only talks to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import shutil
+import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
-
-import psycopg  # noqa: E402
-from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 
 from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.auth import service as auth  # noqa: E402
 from itptrace.bootstrap import build_context  # noqa: E402
-from itptrace.capture import jobs  # noqa: E402
-from itptrace.capture.model import MessageType, TraceEvent  # noqa: E402
-from itptrace.capture.native import message_to_json  # noqa: E402
+from itptrace.codes import lifecycle  # noqa: E402
+from itptrace.codes.model import random_serials, signed_message, unit_ui  # noqa: E402
 from itptrace.codes.service import ensure_signing_key  # noqa: E402
 from itptrace.config import Settings  # noqa: E402
 from itptrace.context import Context  # noqa: E402
+from itptrace.gs1.element import to_raw  # noqa: E402
 from itptrace.queries import service as queries  # noqa: E402
 from itptrace.registry.service import init_party  # noqa: E402
-from itptrace.sim.messages import Messages  # noqa: E402
-from itptrace.sim.scenario import ChainRun, run_supply_chain  # noqa: E402
+from itptrace.sim.scenario import run_supply_chain  # noqa: E402
+from itptrace.verify.model import Place, ScanInput  # noqa: E402
+from itptrace.verify.service import verify  # noqa: E402
 
 CLIENTS = (1, 8, 32)
-OPERATIONS = ("capture", "trace", "where")
+OPERATIONS = ("ping", "verify", "trace", "where")
+WORKERS = 2
+INSPECTOR = Actor("bench-inspector", Role.INSPECTOR)
+Cell = dict[str, float]
 
 
-def order(run: ChainRun, msg: Messages, ctx: Context) -> TraceEvent:
-    """A fresh single event: an order on the (emptied) pallet, from the manufacturer."""
-    return msg.transaction(
-        MessageType.EPO,
-        run.maker,
-        [run.pallet],
-        ctx.clock.now() - timedelta(minutes=1),
-        number=f"PO-{msg.prefix}",
-        amount="10.00",
-        currency="KES",
-        seller=run.maker,
-        buyer=run.importer,
-    )
+@dataclass
+class Target:
+    """What the load generators send: the server, tokens, packs and scan texts."""
+
+    url: str
+    authority: str
+    inspector: str
+    packs: list[str]
+    scans: list[str]
 
 
-def figures(latencies: list[float], seconds: float) -> dict[str, float]:
+def figures(latencies: list[float], seconds: float) -> Cell:
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
         "rps": round(len(latencies) / seconds, 1),
@@ -76,37 +91,187 @@ def figures(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-def in_process(calls: Callable[[], Any], seconds: float) -> dict[str, float]:
+def in_process(call: Callable[[], Any], seconds: float, limit: int = 1_000_000) -> Cell:
     latencies: list[float] = []
-    end = time.perf_counter() + seconds
-    while (start := time.perf_counter()) < end:
-        calls()
-        latencies.append(time.perf_counter() - start)
-    return figures(latencies, seconds)
+    start = time.perf_counter()
+    end = start + seconds
+    while (began := time.perf_counter()) < end and len(latencies) < limit:
+        call()
+        latencies.append(time.perf_counter() - began)
+    return figures(latencies, time.perf_counter() - start)
 
 
-async def over_http(
-    url: str, clients: int, seconds: float, request: Callable[[httpx.AsyncClient], Any]
-) -> dict[str, float]:
-    """Figures of ``clients`` concurrent loops of ``request`` for ``seconds``."""
+def raw_ed25519(seconds: float) -> Cell:
+    """Check one real signature per call: a code's signed message, the node's key type."""
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key()
+    messages = [
+        signed_message(unit_ui("KET01", s, "9TZKUVUT"), "06009876543219")
+        for s in random_serials(500, 9)
+    ]
+    signed = [(key.sign(m), m) for m in messages]
+    it = iter(range(10**9))
+    return in_process(lambda: public.verify(*signed[next(it) % len(signed)]), seconds)
+
+
+def raw_lookup(ctx: Context, packs: list[str], seconds: float) -> Cell:
+    """A primary-key SELECT of a pack's issued UI through the bare driver, no SQLAlchemy."""
+    mark = "?" if ctx.db.dialect == "sqlite" else "%s"
+    statement = f"SELECT ui, request_id, tag FROM unit_uis WHERE ui = {mark}"
+    if ctx.db.dialect == "sqlite":
+        conn: Any = sqlite3.connect(ctx.db.engine.url.database or "")
+    else:
+        conn = ctx.db.engine.raw_connection()
+    rng = random.Random(3)
+    try:
+        cursor = conn.cursor()
+
+        def one() -> None:
+            cursor.execute(statement, (rng.choice(packs),))
+            assert cursor.fetchone() is not None
+
+        return in_process(one, seconds)
+    finally:
+        conn.close()
+
+
+# --- wrk: a Lua script per cell, its figures printed by done() as one JSON line ---
+
+LUA = r"""
+local packs = {%(packs)s}
+local scans = {%(scans)s}
+local op, cell, counter = "%(op)s", %(cell)d, 0
+local auth = {["Authorization"] = "Bearer %(authority)s", ["X-Purpose"] = "bench"}
+local inspect = {["Authorization"] = "Bearer %(inspector)s",
+                 ["Content-Type"] = "application/json"}
+math.randomseed(%(cell)d)
+request = function()
+  counter = counter + 1
+  if op == "ping" then
+    return wrk.format("GET", "/ping")
+  elseif op == "verify" then
+    local id = string.format("%%08x-0000-4000-8000-%%012x", cell, counter)
+    local body = '{"scan":' .. scans[math.random(#scans)] .. ',"scan_id":"' .. id ..
+                 '","country":"KE","place":"Nairobi","lat":-1.2864,"lon":36.8172}'
+    return wrk.format("POST", "/verify", inspect, body)
+  end
+  return wrk.format("GET", "/uis/" .. packs[math.random(#packs)] .. "/" .. op, auth)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests":%%d,"duration_us":%%d,"bad_status":%%d,' ..
+    '"socket_errors":%%d,"p50_us":%%d,"p99_us":%%d}\n', summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout, latency:percentile(50),
+    latency:percentile(99)))
+end
+"""
+
+
+def _lua_list(items: list[str], quote: bool) -> str:
+    """Lua long-bracket literals; scans as JSON string literals to paste into a body."""
+    return ",".join(f"[==[{json.dumps(i) if quote else i}]==]" for i in items)
+
+
+def wrk_cell(target: Target, op: str, clients: int, seconds: float, cell: int) -> Cell:
+    script = Path(tempfile.mkstemp(prefix="itptrace-bench-", suffix=".lua")[1])
+    script.write_text(
+        LUA
+        % {
+            "packs": _lua_list(target.packs, False),
+            "scans": _lua_list(target.scans, True),
+            "op": op,
+            "cell": cell,
+            "authority": target.authority,
+            "inspector": target.inspector,
+        }
+    )
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{clients}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        target.url,
+    ]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        script.unlink()
+    line = next((x for x in run.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no figures: {run.stdout[-500:]} {run.stderr[-500:]}")
+    out = json.loads(line[4:])
+    if out["bad_status"] or out["socket_errors"]:
+        raise RuntimeError(f"{op} at {clients} clients: {out}")
+    return {
+        "rps": round(out["requests"] / (out["duration_us"] / 1e6), 1),
+        "p50_ms": round(out["p50_us"] / 1000, 2),
+        "p99_ms": round(out["p99_us"] / 1000, 2),
+    }
+
+
+# --- the fallback: a bounded asyncio httpx client ---
+
+
+def _request(target: Target, op: str, rng: random.Random) -> dict[str, Any]:
+    if op == "ping":
+        return {"method": "GET", "url": "/ping"}
+    if op == "verify":
+        body = {
+            "scan": rng.choice(target.scans),
+            "scan_id": str(uuid.uuid4()),
+            "country": "KE",
+            "place": "Nairobi",
+            "lat": -1.2864,
+            "lon": 36.8172,
+        }
+        headers = {"Authorization": f"Bearer {target.inspector}"}
+        return {"method": "POST", "url": "/verify", "json": body, "headers": headers}
+    headers = {"Authorization": f"Bearer {target.authority}", "X-Purpose": "bench"}
+    return {"method": "GET", "url": f"/uis/{rng.choice(target.packs)}/{op}", "headers": headers}
+
+
+async def _httpx_cell(target: Target, op: str, clients: int, seconds: float) -> Cell:
     latencies: list[float] = []
+    rng = random.Random(clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        await request(client)  # connection and first-request warm-up, not counted
-        end = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=target.url, limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        end = start + seconds
 
         async def one_client() -> None:
-            while (start := time.perf_counter()) < end:
-                response = await request(client)
+            while (began := time.perf_counter()) < end and len(latencies) < 1_000_000:
+                response = await client.request(**_request(target, op, rng))
                 if response.status_code >= 300:
-                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-                latencies.append(time.perf_counter() - start)
+                    raise RuntimeError(f"{op}: {response.status_code} {response.text[:300]}")
+                latencies.append(time.perf_counter() - began)
 
         await asyncio.gather(*(one_client() for _ in range(clients)))
-    return figures(latencies, seconds)
+        return figures(latencies, time.perf_counter() - start)
+
+
+def httpx_cell(target: Target, op: str, clients: int, seconds: float, _cell: int) -> Cell:
+    return asyncio.run(_httpx_cell(target, op, clients, seconds))
+
+
+# --- the node and its server ---
+
+
+def build(database_url: str, workdir: Path) -> tuple[Context, Settings]:
+    settings = Settings(
+        database_url=database_url, key_dir=workdir / "keys", country="KE", issuer_code="KET01"
+    )
+    ctx = build_context(settings)
+    init_party(ctx)
+    ensure_signing_key(ctx, local_issuer())
+    return ctx, settings
 
 
 def start_server(settings: Settings, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``itptrace serve --workers 2`` in a session of its own (so it stops as a group)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -117,79 +282,158 @@ def start_server(settings: Settings, workdir: Path) -> tuple[subprocess.Popen[by
         "ITPTRACE_COUNTRY": settings.country,
         "ITPTRACE_ISSUER_CODE": settings.issuer_code,
     }
+    command = [
+        sys.executable,
+        "-m",
+        "itptrace.cli.serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+    ]
     log = (workdir / "server.log").open("wb")
-    command = [sys.executable, "-m", "itptrace.cli.serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    process = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, workdir: Path) -> None:
+    """Until /ping answers (120 s at most: a loaded machine imports slowly)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(url + "/health").status_code == 200:
-                return process, url
+            if httpx.get(url + "/ping", timeout=1).status_code == 200:
+                return
         except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
+            time.sleep(0.2)
     raise RuntimeError("the server did not start: see " + str(workdir / "server.log"))
 
 
-Cells = dict[str, dict[str, Any]]
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
-def measure(database_url: str, workdir: Path, seconds: float) -> tuple[Cells, Cells]:
-    """(in-process figures per operation, HTTP figures per operation and client count)."""
-    settings = Settings(
-        database_url=database_url, key_dir=workdir / "keys", country="KE", issuer_code="KET01"
-    )
-    ctx = build_context(settings)
-    init_party(ctx)
-    ensure_signing_key(ctx, local_issuer())
-    run = run_supply_chain(ctx, lambda _line: None)
-    maker = Actor("bench-maker", Role.OPERATOR, run.maker, tobacco_industry=True)
-    tokens = {}
-    for name, role, operator in (("bench-maker", "operator", run.maker),
-                                 ("bench-authority", "authority", None)):  # fmt: skip
-        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=operator)
-        tokens[name] = auth.create_token(ctx, local_issuer(), user=name).token
-    authority, rng, counter = local_authority(), random.Random(7), iter(range(10**9))
-
-    def message(prefix: str) -> dict[str, Any]:
-        event = order(run, Messages(f"{prefix}{next(counter)}"), ctx)
-        return {"messages": [message_to_json(event)]}
-
-    local: Cells = {
-        "capture": in_process(lambda: jobs.capture_document(ctx, maker, message("L")), seconds),
-        "trace": in_process(lambda: queries.trace(ctx, authority, rng.choice(run.packs)), seconds),
-        "where": in_process(lambda: queries.where(ctx, authority, rng.choice(run.packs)), seconds),
-    }
-    process, url = start_server(settings, workdir)
-    as_maker = {"Authorization": f"Bearer {tokens['bench-maker']}"}
-    as_authority = {"Authorization": f"Bearer {tokens['bench-authority']}", "X-Purpose": "bench"}
-    requests: dict[str, Callable[[httpx.AsyncClient], Any]] = {
-        "capture": lambda c: c.post("/messages", json=message("H"), headers=as_maker),
-        "trace": lambda c: c.get(f"/uis/{rng.choice(run.packs)}/trace", headers=as_authority),
-        "where": lambda c: c.get(f"/uis/{rng.choice(run.packs)}/where", headers=as_authority),
-    }
-    remote: Cells = {op: {} for op in OPERATIONS}
-    try:
+def warm_up(target: Target) -> None:
+    """A few requests of each kind, so both workers have compiled and cached what they use."""
+    rng = random.Random(0)
+    with httpx.Client(base_url=target.url, timeout=30) as client:
         for op in OPERATIONS:
-            print(f"[{ctx.db.dialect}] {op:8} in-process : {local[op]}")
+            for _ in range(5):
+                response = client.request(**_request(target, op, rng))
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{op}: {response.status_code} {response.text[:300]}")
+
+
+def measure(database_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
+    began = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.perf_counter() - began - sum(phases.values()), 1)
+
+    ctx, settings = build(database_url, workdir)
+    process, url = start_server(settings, workdir)  # it starts while the chain is reported
+    try:
+        run = run_supply_chain(ctx, lambda _line: None)
+        record = lifecycle.lookup_code(ctx, run.packs[0])
+        printed = lifecycle.request_codes(ctx, local_issuer(), record.request_id)
+        scans = [to_raw(p) for p in printed]
+        tokens = {}
+        for name, role in (("bench-authority", "authority"), ("bench-inspector", "inspector")):
+            auth.add_user(ctx, local_issuer(), name=name, role=role)
+            tokens[name] = auth.create_token(ctx, local_issuer(), user=name).token
+        phase("setup_s")
+        wait_ready(process, url, workdir)
+        phase("server_start_s")
+        target = Target(url, tokens["bench-authority"], tokens["bench-inspector"], run.packs, scans)
+        warm_up(target)
+
+        authority, rng = local_authority(), random.Random(7)
+
+        def pack() -> str:
+            return rng.choice(run.packs)
+
+        def scan() -> ScanInput:
+            place = Place("KE", "Nairobi", -1.2864, 36.8172)
+            return ScanInput(rng.choice(scans), place, ctx.clock.now(), str(uuid.uuid4()))
+
+        local = {
+            "verify": in_process(lambda: verify(ctx, INSPECTOR, scan()), seconds),
+            "trace": in_process(lambda: queries.trace(ctx, authority, pack()), seconds),
+            "where": in_process(lambda: queries.where(ctx, authority, pack()), seconds),
+            "raw_ed25519_verify": raw_ed25519(seconds),
+            "raw_pk_select": raw_lookup(ctx, run.packs, seconds),
+        }
+        phase("in_process_s")
+        generator = "wrk" if shutil.which("wrk") else "httpx"
+        cell_of = wrk_cell if generator == "wrk" else httpx_cell
+        remote: dict[str, dict[str, Cell]] = {op: {} for op in OPERATIONS}
+        cell = int(time.time()) % 100_000 * 100  # scan ids unique across cells and runs
+        for op in OPERATIONS:
             for clients in CLIENTS:
-                cell = asyncio.run(over_http(url, clients, seconds, requests[op]))
-                remote[op][str(clients)] = cell
-                ratio = cell["rps"] / local[op]["rps"]
-                print(f"[{ctx.db.dialect}] {op:8} {clients:2} clients : {cell} (ratio {ratio:.2f})")
+                cell += 1
+                remote[op][str(clients)] = cell_of(target, op, clients, seconds, cell)
+        phase("http_s")
     finally:
-        process.terminate()
-        process.wait(30)
+        stop_server(process)
         ctx.db.dispose()
-    return local, remote
+    return {
+        "dialect": ctx.db.dialect,
+        "generator": generator,
+        "http": remote,
+        "local": local,
+        "phases": phases,
+    }
 
 
-def on_postgres(workdir: Path, seconds: float) -> tuple[Cells, Cells] | None:
+def table(result: dict[str, Any]) -> None:
+    http, local = result["http"], result["local"]
+    print(
+        f"[{result['dialect']}] itptrace serve --workers {WORKERS}, load from "
+        f"{result['generator']}; in-process in this process, one call at a time"
+    )
+    print(
+        f"{'operation':32} {'clients':>7} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'ratio/ping':>10} {'ratio/in-process':>16}"
+    )
+    for op in OPERATIONS:
+        for clients, c in http[op].items():
+            ceiling = http["ping"][clients]["rps"]
+            vs_local = f"{c['rps'] / local[op]['rps']:.3f}" if op in local else ""
+            print(
+                f"{op:32} {clients:>7} {c['rps']:>9,.1f} {c['p50_ms']:>8.2f} "
+                f"{c['p99_ms']:>8.2f} {c['rps'] / ceiling:>10.3f} {vs_local:>16}"
+            )
+    for op, c in local.items():
+        print(
+            f"{op + ' (in-process)':32} {1:>7} {c['rps']:>9,.1f} {c['p50_ms']:>8.2f} "
+            f"{c['p99_ms']:>8.2f}"
+        )
+    print("seconds spent:", ", ".join(f"{k[:-2]} {v}" for k, v in result["phases"].items()))
+    if result["generator"] == "httpx":
+        print(
+            "(wrk is not installed: the httpx client's own cost caps every rate near the "
+            "/ping figures; install wrk for the server's)"
+        )
+
+
+def on_postgres(workdir: Path, seconds: float) -> dict[str, Any] | None:
     """The same on a throwaway PostgreSQL server (fsync off: compare shapes, not absolutes)."""
+    import psycopg
+    from tests.pgserver import PostgresUnavailable, running_server
+
     try:
         with running_server() as admin:
             with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
                 conn.execute("CREATE DATABASE bench")
+            (workdir / "pg").mkdir()
             return measure(f"{admin}/bench", workdir / "pg", seconds)
     except PostgresUnavailable as exc:
         print(f"[postgresql] not measured: {exc}".splitlines()[0])
@@ -204,19 +448,28 @@ def main() -> None:
     seconds = 1.0 if args.quick else 5.0
     workdir = scratch("itptrace-bench-api-")
     (workdir / "sqlite").mkdir()
-    local, remote = measure(f"sqlite:///{workdir / 'sqlite' / 'bench.db'}", workdir / "sqlite",
-                            seconds)  # fmt: skip
+    result = measure(f"sqlite:///{workdir / 'sqlite' / 'bench.db'}", workdir / "sqlite", seconds)
+    table(result)
     pg = on_postgres(workdir, seconds) if args.postgres else None
+    if pg:
+        table(pg)
+    http, local = result["http"], result["local"]
+    ceiling = http["ping"]["32"]["rps"]
     report(
-        "api_trace_8_clients",
-        remote["trace"]["8"]["rps"],
+        "api_trace_32_clients",
+        http["trace"]["32"]["rps"],
         "requests/s",
         local["trace"]["rps"],
         seconds_per_cell=seconds,
         database="sqlite",
-        http=remote,
+        workers=WORKERS,
+        generator=result["generator"],
+        phases=result["phases"],
+        ping_32_clients=http["ping"]["32"]["rps"],
+        vs_ping={op: round(http[op]["32"]["rps"] / ceiling, 4) for op in OPERATIONS},
+        http=http,
         in_process=local,
-        postgres={"http": pg[1], "in_process": pg[0]} if pg else None,
+        postgres={"http": pg["http"], "in_process": pg["local"]} if pg else None,
     )
 
 

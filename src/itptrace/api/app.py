@@ -3,7 +3,8 @@
 Routers translate HTTP to service calls (one per capability); ``problems`` turns refusals
 into RFC 9457 problem+json; ``deps`` authenticates, authorises and audits. Request bodies
 are read with a size limit (64 MiB for reports, 1 MiB elsewhere) whatever Content-Length
-claims, and must be JSON. The capture worker runs as a thread for the app's lifetime.
+claims, and must be JSON. The capture worker runs as a thread for the app's lifetime
+(``Background``), or in the supervising process when several processes serve one node.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from starlette.datastructures import Headers
@@ -127,8 +128,39 @@ class RequestGuard:
 class Health(BaseModel):
     status: str
     version: str
-    worker: str  # running, stopped or off
+    worker: str  # running, stopped, off, or supervisor (in the process above the workers)
     jobs: dict[str, int]
+
+
+PONG = b'{"status":"ok"}'
+PING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": {"status": "ok"}}}}
+}
+
+
+class Background:
+    """What a node runs beside answering requests: the capture worker and periodic signed
+    checkpoints (both only when ``enabled``). One per node, however many processes serve
+    it: ``itptrace serve --workers N`` runs this in its supervising process, not in each
+    worker, because a second capture worker would claim jobs another one is running (a
+    ``running`` job counts as interrupted) and a second checkpointer would sign the same
+    tree head twice. What each worker process runs is only request handling.
+    """
+
+    def __init__(self, ctx: Context, *, enabled: bool):
+        self.worker = jobs.Worker(ctx) if enabled else None
+        self.checkpoints = Checkpointer(ctx, ctx.settings.checkpoint_interval if enabled else 0)
+
+    def start(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
+        self.checkpoints.start()
+
+    def stop(self) -> None:
+        """Finish the current job and checkpoint (blocking: call it from a thread in async code)."""
+        if self.worker is not None:
+            self.worker.stop()
+        self.checkpoints.stop()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -155,23 +187,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
-    """The API over ``ctx``; with ``start_worker`` the capture worker runs while it serves."""
+def create_app(
+    ctx: Context, *, start_worker: bool = True, worker_in_supervisor: bool = False
+) -> FastAPI:
+    """The API over ``ctx``; with ``start_worker`` the capture worker and the periodic
+    checkpoints run while it serves. ``worker_in_supervisor``: they run in the process
+    that supervises this one (``/health`` says so)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = jobs.Worker(ctx) if start_worker else None
-        if worker is not None:
-            worker.start()
-        app.state.worker = worker
-        checkpoints = Checkpointer(ctx, ctx.settings.checkpoint_interval if start_worker else 0)
-        checkpoints.start()
+        background = Background(ctx, enabled=start_worker)
+        background.start()
+        app.state.worker = background.worker
         try:
             yield
         finally:
-            if worker is not None:
-                await anyio.to_thread.run_sync(worker.stop)
-            await anyio.to_thread.run_sync(checkpoints.stop)
+            await anyio.to_thread.run_sync(background.stop)
 
     app = FastAPI(
         title="itptrace national node",
@@ -196,7 +227,14 @@ def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
         """Liveness and the capture queue; needs no token."""
         worker: jobs.Worker | None = request.app.state.worker
         state = "off" if worker is None else "running" if worker.alive else "stopped"
+        if worker_in_supervisor:
+            state = "supervisor"
         return Health(status="ok", version=__version__, worker=state, jobs=jobs.queue_counts(ctx))
+
+    @app.get("/ping", tags=["node"], response_class=Response, responses=PING_RESPONSES)
+    async def ping() -> Response:
+        """The server answers: no token, no database, no thread (a load test's ceiling)."""
+        return Response(PONG, media_type="application/json")
 
     problems.install(app)
     app.add_middleware(RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT)

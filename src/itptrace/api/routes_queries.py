@@ -3,7 +3,8 @@ refused reports and the audit trail.
 
 Every route here but ``/audit`` reads pack-level data: the services authorise, scope
 operators to their own data and write each request's audit record; the routes only
-translate.
+translate. The busiest (trace, where) are ``async`` and call their service through
+one ``run_in_threadpool``: FastAPI validates a sync route's answer in a second thread hop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -154,9 +156,9 @@ def query_events(request: Request, ctx: Node, actor: Actor = EventReader) -> JSO
 
 
 @router.get("/uis/{ui}/trace", response_model=list[TraceEntryOut])
-def trace(ui: UiPath, ctx: Node, actor: Actor = Tracer) -> object:
+async def trace(ui: UiPath, ctx: Node, actor: Actor = Tracer) -> object:
     """The history of a pack, with its containers' events while it was inside them."""
-    entries = queries.trace(ctx, actor, ui)
+    entries = await run_in_threadpool(queries.trace, ctx, actor, ui)
     return entries
 
 
@@ -176,9 +178,9 @@ def report(ui: UiPath, ctx: Node, actor: Actor = Reporter) -> object:
 
 
 @router.get("/uis/{ui}/where", response_model=WhereOut)
-def where(ui: UiPath, ctx: Node, actor: Actor = Locator) -> object:
+async def where(ui: UiPath, ctx: Node, actor: Actor = Locator) -> object:
     """Current status, location and custodian (those of the outermost container)."""
-    found = queries.where(ctx, actor, ui)
+    found = await run_in_threadpool(queries.where, ctx, actor, ui)
     return found
 
 

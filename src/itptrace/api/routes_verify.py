@@ -145,10 +145,11 @@ def _verify(ctx: Context, actor: Actor, text: str, fields: ScanFields, source: s
     return _out(verify(ctx, actor, scan))
 
 
+# async with one thread hop for the service: a sync route's answer is validated in another.
 @router.post("/verify", response_model=VerificationOut)
-def verify_scan(body: VerifyIn, ctx: Node, actor: Actor = Verifier) -> object:
+async def verify_scan(body: VerifyIn, ctx: Node, actor: Actor = Verifier) -> object:
     """Verify one scanned or typed code: a verdict, its reasons and the pack's facts."""
-    found = _verify(ctx, actor, body.scan, body, "online")
+    found = await run_in_threadpool(_verify, ctx, actor, body.scan, body, "online")
     return found
 
 

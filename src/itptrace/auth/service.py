@@ -124,7 +124,6 @@ def authenticate(ctx: Context, token: str) -> Actor:
         raise refused
     if row.revoked_at is not None or _aware(row.expires_at) <= ctx.clock.now() or not row.active:
         raise refused
-    industry = False
-    if row.operator_id:
-        industry = registry.get_operator(ctx, row.operator_id).tobacco_industry
-    return Actor(row.name, Role(row.role), row.operator_id, industry)
+    if row.operator_id and row.tobacco_industry is None:  # its operator row is gone
+        raise refused
+    return Actor(row.name, Role(row.role), row.operator_id, bool(row.tobacco_industry))

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from itptrace.repository.schema import api_tokens, audit_log, users
+from itptrace.repository.schema import api_tokens, audit_log, operators, users
 
 
 def insert_user(conn: Connection, values: dict[str, Any]) -> None:
@@ -36,6 +36,8 @@ def insert_token(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def token_with_user(conn: Connection, token_id: str) -> Any:
+    """A token, its user and (for an operator user) the operator's industry flag: one query,
+    as every authenticated request runs it."""
     query = (
         select(
             api_tokens.c.secret_hash,
@@ -45,8 +47,10 @@ def token_with_user(conn: Connection, token_id: str) -> Any:
             users.c.role,
             users.c.operator_id,
             users.c.active,
+            operators.c.tobacco_industry,
         )
         .join(users, users.c.id == api_tokens.c.user_id)
+        .outerjoin(operators, operators.c.id == users.c.operator_id)
         .where(api_tokens.c.id == token_id)
     )
     return conn.execute(query).first()
