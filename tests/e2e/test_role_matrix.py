@@ -44,6 +44,7 @@ ISSUER = frozenset({"issuer_admin"})
 MAKER_OR_ISSUER = frozenset({"issuer_admin", "industry"})
 ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
+    ("GET", "/ping"): EVERYONE,
     ("GET", "/issuer/keys"): EVERYONE,
     ("POST", "/operators"): ISSUER,
     ("GET", "/operators"): REGISTRY_READERS,
