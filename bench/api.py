@@ -37,9 +37,9 @@ from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.auth import service as auth  # noqa: E402
 from itptrace.bootstrap import build_context  # noqa: E402
-from itptrace.capture import jobs  # noqa: E402
 from itptrace.capture.model import MessageType, TraceEvent  # noqa: E402
 from itptrace.capture.native import message_to_json  # noqa: E402
+from itptrace.capture.service import capture_document  # noqa: E402
 from itptrace.codes.service import ensure_signing_key  # noqa: E402
 from itptrace.config import Settings  # noqa: E402
 from itptrace.context import Context  # noqa: E402
@@ -156,7 +156,7 @@ def measure(database_url: str, workdir: Path, seconds: float) -> tuple[Cells, Ce
         return {"messages": [message_to_json(event)]}
 
     local: Cells = {
-        "capture": in_process(lambda: jobs.capture_document(ctx, maker, message("L")), seconds),
+        "capture": in_process(lambda: capture_document(ctx, maker, message("L")), seconds),
         "trace": in_process(lambda: queries.trace(ctx, authority, rng.choice(run.packs)), seconds),
         "where": in_process(lambda: queries.where(ctx, authority, rng.choice(run.packs)), seconds),
     }

@@ -20,7 +20,8 @@ from itptrace.access import Actor
 from itptrace.api.deps import Node, caller
 from itptrace.api.problems import CaptureRefused
 from itptrace.capture import jobs
-from itptrace.capture.service import CaptureResult
+from itptrace.capture.formats import Shape
+from itptrace.capture.service import CaptureResult, capture_document
 from itptrace.errors import Conflict
 
 router = APIRouter(tags=["capture"])
@@ -120,7 +121,7 @@ def capture_event(
     actor: Actor = Reporter,
 ) -> object:
     """Capture one EPCIS event now; an event id already captured answers 409."""
-    result = jobs.capture_document(ctx, actor, event, shape=jobs.Shape.EPCIS_EVENT)
+    result = capture_document(ctx, actor, event, shape=Shape.EPCIS_EVENT)
     _refuse(result)
     if result.duplicates:
         event_id = result.duplicates[0]
@@ -145,7 +146,7 @@ def capture_messages(
     actor: Actor = Reporter,
 ) -> object:
     """Capture native EU-style messages now: 201 if any is new, 200 if all were known."""
-    result = jobs.capture_document(ctx, actor, messages, shape=jobs.Shape.NATIVE)
+    result = capture_document(ctx, actor, messages, shape=Shape.NATIVE)
     _refuse(result)
     response.status_code = 201 if result.accepted else 200
     return _result(result)

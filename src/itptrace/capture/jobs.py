@@ -14,19 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection
 
 from itptrace.access import Actor, Role, require
 from itptrace.capture import jobs_store as store
-from itptrace.capture.formats import EPCIS_TYPES, is_epcis, parse_report
+from itptrace.capture.formats import MalformedDocument, Shape, check_shape
 from itptrace.capture.model import Problem
-from itptrace.capture.service import CaptureResult, capture
+from itptrace.capture.service import CaptureResult, capture_document
 from itptrace.capture.store import aware
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden, NotFound
@@ -34,26 +32,6 @@ from itptrace.errors import DomainError, Forbidden, NotFound
 log = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 10_000
 MAX_ATTEMPTS = 3
-OnCommit = Callable[[Connection, CaptureResult], None]
-# Captures are serialised by the database anyway (PostgreSQL: LOCK TABLE events). On SQLite
-# two overlapping capture transactions make the later writer fail with "database is
-# locked" (a stale WAL snapshot cannot be upgraded), so within one process - the node's
-# worker and its synchronous /events and /messages - they take turns here first.
-_capturing = threading.Lock()
-
-
-class Shape(StrEnum):
-    """What a caller promises to send: any report, native messages, or one EPCIS event."""
-
-    ANY = "any"
-    NATIVE = "native"
-    EPCIS_EVENT = "epcis_event"
-
-
-class MalformedDocument(DomainError):
-    """The body is not JSON, or not the kind of document the endpoint takes."""
-
-    code = "malformed_json"
 
 
 @dataclass(frozen=True)
@@ -82,60 +60,6 @@ class Job:
 
 class _AlreadyFinished(Exception):
     """Another worker finished the job first; this run's transaction is rolled back."""
-
-
-def _nul_at(value: Any, where: str = "$") -> str | None:
-    """Where a NUL character hides in a JSON value (no field may hold one; PostgreSQL can't)."""
-    if isinstance(value, str):
-        return where if "\x00" in value else None
-    pairs: Any = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in pairs:
-        if isinstance(key, str) and "\x00" in key:
-            return f"{where}.{key!r}"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return f"{where}.{key}"
-        elif isinstance(item, dict | list):
-            found = _nul_at(item, f"{where}.{key}")
-            if found is not None:
-                return found
-    return None
-
-
-def check_shape(document: Any, shape: Shape) -> None:
-    """Refuse a document that is not what the endpoint takes (a rule, not a route's)."""
-    if not isinstance(document, dict | list):
-        raise MalformedDocument("a report is a JSON object or array", code="malformed")
-    nul = _nul_at(document)
-    if nul is not None:
-        raise MalformedDocument(f"{nul} holds a NUL character", subject=nul, code="malformed")
-    epcis = is_epcis(document)
-    if shape is Shape.NATIVE and epcis:
-        raise MalformedDocument("send EPCIS documents to /capture or /events", code="malformed")
-    if shape is Shape.EPCIS_EVENT and not (
-        isinstance(document, dict)
-        and epcis
-        and document.get("type") in EPCIS_TYPES - {"EPCISDocument", "EPCISQueryDocument"}
-    ):
-        raise MalformedDocument("POST /events takes exactly one EPCIS event", code="malformed")
-
-
-def capture_document(
-    ctx: Context,
-    actor: Actor,
-    document: Any,
-    *,
-    shape: Shape = Shape.ANY,
-    on_commit: OnCommit | None = None,
-) -> CaptureResult:
-    """Parse and capture a report; a malformed event refuses the whole report."""
-    check_shape(document, shape)
-    originator = actor.operator_id if actor.role is Role.OPERATOR else None
-    events, problems = parse_report(document, originator)
-    with _capturing:
-        if problems:
-            return capture(ctx, actor, [], parse_problems=problems, on_commit=on_commit)
-        return capture(ctx, actor, events, on_commit=on_commit)
 
 
 def submit(ctx: Context, actor: Actor, body: bytes | str) -> Job:

@@ -11,8 +11,7 @@ import typer
 from rich.table import Table
 
 from itptrace.access import local_authority, local_issuer
-from itptrace.capture.formats import parse_report
-from itptrace.capture.service import capture as capture_events
+from itptrace.capture.service import capture_document
 from itptrace.cli.common import console, err_console, handles_errors, node, print_json
 from itptrace.clock import parse_instant
 from itptrace.queries import completeness as completeness_queries
@@ -43,15 +42,11 @@ def capture(
     as_json: Json = False,
 ) -> None:
     """Capture a report (native JSON messages or an EPCIS 2.0 JSON-LD document)."""
-    events, problems = parse_report(read_json(file), on_behalf)
-    ctx = node()
-    if problems and not partial:
-        result = capture_events(ctx, local_issuer(), [], parse_problems=problems)
-    else:
-        with console.status(f"capturing {len(events)} events", spinner="dots"):
-            result = capture_events(
-                ctx, local_issuer(), events, all_or_nothing=not partial, parse_problems=problems
-            )
+    document = read_json(file)
+    with console.status(f"capturing {file.name}", spinner="dots"):
+        result = capture_document(
+            node(), local_issuer(), document, originator=on_behalf, all_or_nothing=not partial
+        )
     if as_json:
         print_json(
             {
