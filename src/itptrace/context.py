@@ -1,17 +1,23 @@
 """What every service function receives: the node's database, clock, settings and keys.
 
 Built once by ``bootstrap.build_context``; tests build their own with a fixed clock and a
-throwaway database. Nothing here is created at import time.
+throwaway database. Nothing here is created at import time. The node also owns the kinds
+of job it runs (each capability registers its own) and the worker that runs them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from itptrace.clock import Clock
 from itptrace.config import Settings
+from itptrace.jobs.model import JobKinds
 from itptrace.keys.store import KeyStore
 from itptrace.repository.db import Database
+
+if TYPE_CHECKING:
+    from itptrace.jobs.worker import Worker
 
 
 @dataclass
@@ -20,3 +26,5 @@ class Context:
     db: Database
     clock: Clock
     keys: KeyStore
+    jobs: JobKinds[Context] = field(default_factory=JobKinds)
+    worker: Worker | None = None  # started by the API app's lifespan (``itptrace serve``)

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from itptrace.capture import jobs_store
+from itptrace.jobs import service as jobs
+from itptrace.jobs import store as jobs_store
 from tests.e2e.conftest import Chain, Node, native, ok
 
 
@@ -83,8 +84,9 @@ def test_a_job_interrupted_while_running_is_run_again_and_stored_once(
     applied = chain.msg.apply(chain.maker, chain.plant, chain.machine, [pack], at)
     with node.client(chain.maker_user) as maker:
         job = ok(maker.post("/capture", json=native(applied)), 202)["id"]
-    with node.ctx.db.transaction() as conn:  # what a server that died mid-job leaves behind
-        assert jobs_store.mark_running(conn, job, datetime.now(UTC)) == 1
+    # what a server that died mid-job leaves behind: the job claimed, its lease run out
+    claimed = jobs.claim(node.ctx, ["capture"], lease=timedelta(0))
+    assert claimed is not None and claimed.job.id == job
     node.stop()
     node.start(worker=True)
     with node.client(chain.maker_user) as maker:

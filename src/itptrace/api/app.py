@@ -3,7 +3,7 @@
 Routers translate HTTP to service calls (one per capability); ``problems`` turns refusals
 into RFC 9457 problem+json; ``deps`` authenticates, authorises and audits. Request bodies
 are read with a size limit (64 MiB for reports, 1 MiB elsewhere) whatever Content-Length
-claims, and must be JSON. The capture worker runs as a thread for the app's lifetime.
+claims, and must be JSON. The node's job worker (``ctx.worker``) runs while the app serves.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from itptrace.api import (
     routes_verify,
 )
 from itptrace.api.deps import AuditMiddleware
-from itptrace.capture import jobs
 from itptrace.context import Context
+from itptrace.jobs import service as jobs
 from itptrace.ledger.periodic import Checkpointer
 
 MIB = 1024 * 1024
@@ -157,14 +157,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
-    """The API over ``ctx``; with ``start_worker`` the capture worker runs while it serves."""
+    """The API over ``ctx``; with ``start_worker`` the node's job worker runs while it serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = jobs.Worker(ctx) if start_worker else None
+        worker = ctx.worker if start_worker else None
         if worker is not None:
             worker.start()
-        app.state.worker = worker
         checkpoints = Checkpointer(ctx, ctx.settings.checkpoint_interval if start_worker else 0)
         checkpoints.start()
         try:
@@ -181,7 +180,6 @@ def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.worker = None
     for module in (
         routes_registry,
         routes_issuer,
@@ -194,10 +192,9 @@ def create_app(ctx: Context, *, start_worker: bool = True) -> FastAPI:
 
     @app.get("/health", tags=["node"], response_model=Health)
     def health(request: Request) -> Health:
-        """Liveness and the capture queue; needs no token."""
-        worker: jobs.Worker | None = request.app.state.worker
-        state = "off" if worker is None else "running" if worker.alive else "stopped"
-        return Health(status="ok", version=__version__, worker=state, jobs=jobs.queue_counts(ctx))
+        """Liveness and the job queue; needs no token."""
+        state = "off" if ctx.worker is None else ctx.worker.status
+        return Health(status="ok", version=__version__, worker=state, jobs=jobs.counts(ctx))
 
     problems.install(app)
     app.add_middleware(RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT)

@@ -100,6 +100,17 @@ def caller(permission: str) -> Any:
     return Depends(dependency)
 
 
+def token_id(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> str | None:
+    """The id (public part) of the request's bearer token, for work that outlives the
+    request: a queued job checks again, before it runs, that the token is still good."""
+    return service.token_id(credentials.credentials) if credentials else None
+
+
+TokenId = Annotated[str | None, Depends(token_id)]
+
+
 def _params(scope: Scope) -> dict[str, str]:
     params = {str(k): str(v)[:200] for k, v in scope.get("path_params", {}).items()}
     query = QueryParams(scope.get("query_string", b"").decode("latin-1"))

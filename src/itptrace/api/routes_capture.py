@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from itptrace.access import Actor
-from itptrace.api.deps import Node, caller
+from itptrace.api.deps import Node, TokenId, caller
 from itptrace.api.problems import CaptureRefused
 from itptrace.capture import jobs
 from itptrace.capture.formats import Shape
@@ -75,14 +75,13 @@ class CaptureOut(BaseModel):
 
 @router.post("/capture", status_code=202, response_model=JobOut, openapi_extra=REPORT_BODY)
 async def submit(
-    request: Request, response: Response, ctx: Node, actor: Actor = Reporter
+    request: Request, response: Response, ctx: Node, token: TokenId, actor: Actor = Reporter
 ) -> object:
     """Queue a report for capture; poll the job at the ``Location`` it answers with."""
     body = await request.body()
-    job = await run_in_threadpool(jobs.submit, ctx, actor, body)
-    worker: jobs.Worker | None = request.app.state.worker
-    if worker is not None:
-        worker.wake()
+    job = await run_in_threadpool(jobs.submit, ctx, actor, body, token_id=token)
+    if ctx.worker is not None:
+        ctx.worker.wake()
     response.headers["Location"] = f"/capture/{job.id}"
     return job
 
