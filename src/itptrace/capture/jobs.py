@@ -113,6 +113,7 @@ def submit(
     require(actor, PERMISSION)
     try:
         document_text = body.decode("utf-8") if isinstance(body, bytes) else body
+        KIND.check_payload(document_text)  # before parsing it
         document = json.loads(document_text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedDocument(f"the body is not valid UTF-8 JSON: {exc}") from None
