@@ -1,4 +1,4 @@
-"""``itptrace serve``: run the national node's HTTP API (and its capture worker)."""
+"""``itptrace serve``: run the national node's HTTP API (and its job worker)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="process queued capture jobs")
+        bool, typer.Option("--worker/--no-worker", help="run queued jobs (capture)")
     ] = True,
 ) -> None:
     """Serve the API on HOST:PORT until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
