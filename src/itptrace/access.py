@@ -68,7 +68,6 @@ class Permission(StrEnum):
     ISSUER_DEACTIVATE = "issuer.deactivate"
     ISSUER_KEYS = "issuer.keys"
     CAPTURE_REPORT = "capture.report"
-    CAPTURE_JOBS = "capture.jobs"
     QUERY_TRACE = "query.trace"
     QUERY_EVENTS = "query.events"
     QUERY_CONTENTS = "query.contents"
@@ -127,7 +126,6 @@ PERMISSIONS: dict[Permission, Rule] = {
     Permission.ISSUER_DEACTIVATE: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.ISSUER_KEYS: Rule(_roles(_ISSUER), industry=False),
     Permission.CAPTURE_REPORT: Rule(_roles(_ISSUER, _OP), own=True),
-    Permission.CAPTURE_JOBS: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.QUERY_TRACE: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_EVENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_CONTENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),

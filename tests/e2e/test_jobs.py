@@ -3,7 +3,8 @@
 The server is restarted with its worker off, so documents queue up; then stopped (SIGTERM)
 and started again with the worker on, which resumes the queue in order. A job that was
 running when the server died (claimed but not finished) is run again, and its events are
-stored once. Accepting a 100,000-pack document is one insert, answered in under a second.
+stored once. A job whose submitter's token is revoked before it runs fails and captures
+nothing. Accepting a 100,000-pack document is one insert, answered in under a second.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 
 import httpx
 
-from itptrace.capture import jobs_store
+from itptrace.access import local_issuer
+from itptrace.auth import service as auth
+from itptrace.jobs import service as jobs
+from itptrace.jobs import store as jobs_store
 from tests.e2e.conftest import Chain, Node, native, ok
 
 
@@ -83,8 +87,9 @@ def test_a_job_interrupted_while_running_is_run_again_and_stored_once(
     applied = chain.msg.apply(chain.maker, chain.plant, chain.machine, [pack], at)
     with node.client(chain.maker_user) as maker:
         job = ok(maker.post("/capture", json=native(applied)), 202)["id"]
-    with node.ctx.db.transaction() as conn:  # what a server that died mid-job leaves behind
-        assert jobs_store.mark_running(conn, job, datetime.now(UTC)) == 1
+    # what a server that died mid-job leaves behind: the job claimed, its lease run out
+    claimed = jobs.claim(node.ctx, ["capture"], lease=timedelta(0))
+    assert claimed is not None and claimed.job.id == job
     node.stop()
     node.start(worker=True)
     with node.client(chain.maker_user) as maker:
@@ -96,6 +101,29 @@ def test_a_job_interrupted_while_running_is_run_again_and_stored_once(
     assert len(events_of(node, pack)) == 1
     with node.ctx.db.transaction() as conn:
         assert jobs_store.get_job(conn, job).attempts == 2  # type: ignore[union-attr]
+
+
+def test_a_job_whose_token_was_revoked_before_it_ran_fails_and_captures_nothing(
+    node: Node, chain: Chain
+) -> None:
+    node.stop()
+    node.start(worker=False)
+    token = node.add_token("revoked-maker", "operator", chain.maker)
+    pack = new_packs(node, chain, 1)[0]
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    applied = chain.msg.apply(chain.maker, chain.plant, chain.machine, [pack], at)
+    with node.client("revoked-maker") as maker:
+        job = ok(maker.post("/capture", json=native(applied)), 202)["id"]
+    token_id = auth.token_id(token)
+    assert token_id is not None
+    auth.revoke_token(node.ctx, local_issuer(), token_id)
+    node.stop()
+    node.start(worker=True)
+    with node.client("issuer_admin") as admin:
+        failed = wait_done(admin, job)
+    assert (failed["status"], failed["accepted"], failed["error_count"]) == ("failed", 0, 1)
+    assert [e["code"] for e in failed["errors"]] == ["token_revoked"]
+    assert events_of(node, pack) == []
 
 
 def test_a_job_with_refused_events_fails_and_lists_them(node: Node, chain: Chain) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from itptrace.capture.model import TraceEvent
+from itptrace.capture.native import message_to_json
 from itptrace.cli.main import app
+from itptrace.sim.messages import Messages
 
 
 class Cli:
@@ -264,3 +268,67 @@ def test_deactivating_an_operator_reports_what_it_took_with_it(
     assert "unknown product 04012345678901" in cli(
         "registry", "deactivate-product", "04012345678901", expect=1
     )
+
+
+def capture_file(tmp_path: Path, name: str, *events: TraceEvent) -> Path:
+    """A native report of ``events`` written to ``name``, for ``itptrace capture``."""
+    path = tmp_path / name
+    path.write_text(json.dumps({"messages": [message_to_json(e) for e in events]}))
+    return path
+
+
+@pytest.fixture
+def packs(cli: Cli, chain: dict[str, str], tmp_path: Path) -> list[str]:
+    """Three issued unit UIs of the chain's machine."""
+    out = tmp_path / "packs.json"
+    cli(*issue_args(chain, out, count="3"))
+    return [str(code["ui"]) for code in json.loads(out.read_text())]
+
+
+REPORTED_AT = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)  # half an hour before the CLI's clock
+
+
+def test_a_captured_report_prints_its_counts_and_a_repeat_is_a_duplicate(
+    cli: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
+) -> None:
+    m = Messages(prefix="CLI")
+    applied = m.apply(chain["operator"], chain["facility"], chain["machine"], packs, REPORTED_AT)
+    report = capture_file(tmp_path, "applied.json", applied)
+    assert cli("capture", str(report)) == "1 accepted, 0 duplicates, 0 problems\n"
+    again = cli.json("capture", str(report))
+    assert (again["accepted"], again["duplicates"], again["problems"]) == (
+        [],
+        [applied.event_id],
+        [],
+    )
+
+
+def test_a_refused_event_refuses_the_report_and_exits_1_unless_partial(
+    cli: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
+) -> None:
+    m, maker = Messages(prefix="CLI"), chain["operator"]
+    good = m.apply(maker, chain["facility"], chain["machine"], packs[:1], REPORTED_AT)
+    bad = m.apply(maker, chain["facility"], chain["machine"], ["KET01NOSUCHPACK"], REPORTED_AT)
+    report = capture_file(tmp_path, "mixed.json", good, bad)
+    output = cli("capture", str(report), expect=1)
+    assert output.startswith("0 accepted, 0 duplicates, 1 problems\n")
+    assert f"error: [ui_unknown] {bad.event_id}: " in output
+    partial = json.loads(cli("capture", str(report), "--partial", "--json", expect=1))
+    assert [a["event_id"] for a in partial["accepted"]] == [good.event_id]
+    assert [(p["code"], p["event_id"]) for p in partial["problems"]] == [
+        ("ui_unknown", bad.event_id)
+    ]
+
+
+def test_an_unreadable_report_is_a_one_line_error_and_a_malformed_one_a_problem(
+    cli: Cli, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    output = cli("capture", str(broken), expect=1)
+    assert output.startswith(f"error: {broken} is not valid JSON") and output.count("\n") == 1
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text(json.dumps({"messages": [{"message_type": "EUA"}]}))
+    output = cli("capture", str(malformed), expect=1)
+    assert output.startswith("0 accepted, 0 duplicates, 3 problems\n")
+    assert "error: [malformed] -: message 0 field 'originator': Field required" in output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -9,11 +10,14 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from itptrace.capture import jobs as capture_jobs
 from itptrace.context import Context
-from itptrace.repository import migrate
+from itptrace.jobs import service as jobs
+from itptrace.jobs import store as jobs_store
+from itptrace.repository import migrate, schema
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
 from tests.integration.chain import build_chain
@@ -150,3 +154,59 @@ def test_issued_codes_live_in_their_key_b_tree_on_sqlite_and_stay_append_only(
     for statement in ("DELETE FROM unit_uis", "UPDATE aggregate_uis SET tag = 'x'"):
         with pytest.raises(IntegrityError), ctx.db.engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_capture_jobs_move_to_the_job_queue_with_their_ids_and_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    migrate.upgrade(engine, "0010")
+    job = (
+        "INSERT INTO capture_jobs (id, status, user_name, role, operator_id, tobacco_industry,"
+        " received_at, started_at, finished_at, attempts, document, result) VALUES"
+        " (:id, :status, 'maker', 'operator', 'OP1', :industry, '2026-01-05 08:00:00',"
+        " :started, NULL, :attempts, :document, :result)"
+    )
+    done = json.dumps({"accepted": 2, "duplicates": 0, "error_count": 0, "errors": [], "flags": []})
+    with engine.begin() as conn:
+        conn.execute(text(job), [
+            {"id": 1, "status": "queued", "industry": True, "started": None, "attempts": 0,
+             "document": '{"messages": []}', "result": None},
+            {"id": 2, "status": "running", "industry": True, "started": "2026-01-05 08:01:00",
+             "attempts": 1, "document": "[]", "result": None},
+            {"id": 7, "status": "running", "industry": False, "started": "2026-01-05 08:02:00",
+             "attempts": 3, "document": "[]", "result": None},
+            {"id": 9, "status": "done", "industry": False, "started": "2026-01-05 08:03:00",
+             "attempts": 1, "document": "[1]", "result": done},
+        ])  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        rows = {r.id: r for r in conn.execute(select(schema.jobs).order_by(schema.jobs.c.id))}
+        assert list(rows) == [1, 2, 7, 9]
+        assert {(r.kind, r.lane, r.user_name, r.operator_id) for r in rows.values()} == {
+            ("capture", "capture:OP1", "maker", "OP1")
+        }
+        assert [r.state for r in rows.values()] == ["queued", "running", "running", "done"]
+        assert [r.payload for r in rows.values()] == ['{"messages": []}', "[]", "[]", "[1]"]
+        assert [r.max_attempts for r in rows.values()] == [3, 3, 4, 3]  # one more try for 7
+        assert rows[2].lease_until == rows[2].started_at and rows[1].lease_until is None
+        assert capture_jobs.view(jobs.job_of(rows[9])).accepted == 2
+        copy = {k: v for k, v in rows[9]._asdict().items() if k != "id"}
+        new = jobs_store.insert_job(conn, {**copy, "kind": "gsp_outbox"})
+        assert new == 10  # ids go on after the copied ones
+        conn.execute(
+            update(schema.jobs)
+            .where(schema.jobs.c.id == 1)
+            .values(state="failed", problems=json.dumps([
+                {"code": "user_disabled", "message": "user maker is disabled", "subject": "maker"}
+            ]))
+        )  # fmt: skip
+    migrate.downgrade(engine, "0010")
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT id, status, result FROM capture_jobs ORDER BY id")).all()
+    assert [(r.id, r.status) for r in back] == [(1, "failed"), (2, "running"), (7, "running"),
+                                                (9, "done")]  # fmt: skip
+    assert json.loads(back[0].result)["errors"] == [
+        {"code": "user_disabled", "message": "user maker is disabled", "subject": "maker",
+         "event_id": None}
+    ]  # fmt: skip
+    assert json.loads(back[0].result)["error_count"] == 1 and back[3].result == done
+    engine.dispose()

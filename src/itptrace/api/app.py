@@ -3,8 +3,9 @@
 Routers translate HTTP to service calls (one per capability); ``problems`` turns refusals
 into RFC 9457 problem+json; ``deps`` authenticates, authorises and audits. Request bodies
 are read with a size limit (64 MiB for reports, 1 MiB elsewhere) whatever Content-Length
-claims, and must be JSON. The capture worker runs as a thread for the app's lifetime
-(``Background``), or in the supervising process when several processes serve one node.
+claims, and must be JSON. The node's job worker (``ctx.worker``) and periodic checkpoints
+run for the app's lifetime (``Background``), or in the supervising process when several
+processes serve one node.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from itptrace.api import (
     routes_registry,
     routes_verify,
 )
-from itptrace.capture import jobs
 from itptrace.context import Context
+from itptrace.jobs import service as jobs
 from itptrace.ledger.periodic import Checkpointer
 
 MIB = 1024 * 1024
@@ -148,7 +149,7 @@ class Background:
     """
 
     def __init__(self, ctx: Context, *, enabled: bool):
-        self.worker = jobs.Worker(ctx) if enabled else None
+        self.worker = ctx.worker if enabled else None
         self.checkpoints = Checkpointer(ctx, ctx.settings.checkpoint_interval if enabled else 0)
 
     def start(self) -> None:
@@ -211,7 +212,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.worker = None
     for module in (
         routes_registry,
         routes_issuer,
@@ -225,11 +225,11 @@ def create_app(
     @app.get("/health", tags=["node"], response_model=Health)
     def health(request: Request) -> Health:
         """Liveness and the capture queue; needs no token."""
-        worker: jobs.Worker | None = request.app.state.worker
-        state = "off" if worker is None else "running" if worker.alive else "stopped"
+        worker = request.app.state.worker
+        state = "off" if worker is None else worker.status
         if worker_in_supervisor:
             state = "supervisor"
-        return Health(status="ok", version=__version__, worker=state, jobs=jobs.queue_counts(ctx))
+        return Health(status="ok", version=__version__, worker=state, jobs=jobs.counts(ctx))
 
     @app.get("/ping", tags=["node"], response_class=Response, responses=PING_RESPONSES)
     async def ping() -> Response:

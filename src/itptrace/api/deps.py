@@ -75,6 +75,17 @@ def caller(permission: Permission) -> Any:
     return Depends(dependency)
 
 
+def token_id(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> str | None:
+    """The id (public part) of the request's bearer token, for work that outlives the
+    request: a queued job checks again, before it runs, that the token is still good."""
+    return service.token_id(credentials.credentials) if credentials else None
+
+
+TokenId = Annotated[str | None, Depends(token_id)]
+
+
 # --- field and path types shared by the routers ---
 # Printable text only: control characters (NUL above all) never reach a service or SQL.
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"

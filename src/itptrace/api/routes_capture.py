@@ -17,10 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from itptrace.access import Actor, Permission
-from itptrace.api.deps import Node, caller
+from itptrace.api.deps import Node, TokenId, caller
 from itptrace.api.problems import CaptureRefused
 from itptrace.capture import jobs
-from itptrace.capture.service import CaptureResult
+from itptrace.capture.formats import Shape
+from itptrace.capture.service import CaptureResult, capture_document
 from itptrace.errors import Conflict
 
 router = APIRouter(tags=["capture"])
@@ -74,14 +75,13 @@ class CaptureOut(BaseModel):
 
 @router.post("/capture", status_code=202, response_model=JobOut, openapi_extra=REPORT_BODY)
 async def submit(
-    request: Request, response: Response, ctx: Node, actor: Actor = Reporter
+    request: Request, response: Response, ctx: Node, token: TokenId, actor: Actor = Reporter
 ) -> object:
     """Queue a report for capture; poll the job at the ``Location`` it answers with."""
     body = await request.body()
-    job = await run_in_threadpool(jobs.submit, ctx, actor, body)
-    worker: jobs.Worker | None = request.app.state.worker
-    if worker is not None:
-        worker.wake()
+    job = await run_in_threadpool(jobs.submit, ctx, actor, body, token_id=token)
+    if ctx.worker is not None:
+        ctx.worker.wake()
     response.headers["Location"] = f"/capture/{job.id}"
     return job
 
@@ -120,7 +120,7 @@ def capture_event(
     actor: Actor = Reporter,
 ) -> object:
     """Capture one EPCIS event now; an event id already captured answers 409."""
-    result = jobs.capture_document(ctx, actor, event, shape=jobs.Shape.EPCIS_EVENT)
+    result = capture_document(ctx, actor, event, shape=Shape.EPCIS_EVENT)
     _refuse(result)
     if result.duplicates:
         event_id = result.duplicates[0]
@@ -145,7 +145,7 @@ def capture_messages(
     actor: Actor = Reporter,
 ) -> object:
     """Capture native EU-style messages now: 201 if any is new, 200 if all were known."""
-    result = jobs.capture_document(ctx, actor, messages, shape=jobs.Shape.NATIVE)
+    result = capture_document(ctx, actor, messages, shape=Shape.NATIVE)
     _refuse(result)
     response.status_code = 201 if result.accepted else 200
     return _result(result)

@@ -127,3 +127,51 @@ def authenticate(ctx: Context, token: str) -> Actor:
     if row.operator_id and row.tobacco_industry is None:  # its operator row is gone
         raise refused
     return Actor(row.name, Role(row.role), row.operator_id, bool(row.tobacco_industry))
+
+
+def recheck(ctx: Context, actor: Actor, token_id: str | None) -> Actor:
+    """``actor`` as it stands now, for work it asked for earlier (a queued job, say).
+
+    A user of that name must still be active, and the token it came with (if any) its own,
+    neither revoked nor expired; the user's current role and operator count, not those
+    recorded. Without a token and without such a user, ``actor`` is one of the node's own
+    principals (the local console) and stands as it is. Each refusal says why.
+    """
+    with ctx.db.transaction() as conn:
+        user = store.get_user(conn, actor.name)
+        token = store.get_token(conn, token_id) if token_id else None
+    if user is None:
+        if token_id is None:
+            return actor
+        raise Unauthenticated(
+            f"user {actor.name} no longer exists", subject=actor.name, code="user_unknown"
+        )
+    if not user.active:
+        raise Unauthenticated(
+            f"user {actor.name} is disabled", subject=actor.name, code="user_disabled"
+        )
+    if token_id is not None:
+        if token is None or token.user_id != user.id:
+            raise Unauthenticated(
+                f"token {token_id} is not {actor.name}'s", subject=token_id, code="token_unknown"
+            )
+        if token.revoked_at is not None:
+            raise Unauthenticated(
+                f"token {token_id} of {actor.name} was revoked",
+                subject=token_id,
+                code="token_revoked",
+            )
+        if _aware(token.expires_at) <= ctx.clock.now():
+            raise Unauthenticated(
+                f"token {token_id} of {actor.name} expired", subject=token_id, code="token_expired"
+            )
+    industry = False
+    if user.operator_id:
+        industry = registry.get_operator(ctx, user.operator_id).tobacco_industry
+    return Actor(user.name, Role(user.role), user.operator_id, industry)
+
+
+def token_id(token: str) -> str | None:
+    """The id of a bearer token (its public part), or None if it is malformed."""
+    parts = split_token(token)
+    return parts[0] if parts else None

@@ -56,6 +56,10 @@ def token_with_user(conn: Connection, token_id: str) -> Any:
     return conn.execute(query).first()
 
 
+def get_token(conn: Connection, token_id: str) -> Row[Any] | None:
+    return conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+
+
 def revoke_token(conn: Connection, token_id: str, now: datetime) -> int:
     result = conn.execute(
         update(api_tokens)

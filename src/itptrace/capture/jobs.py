@@ -1,59 +1,38 @@
-"""Capture of whole documents: at once (``POST /events``, ``/messages``) or queued (``/capture``).
+"""Queued capture (``POST /capture``): capture's kind of job, its handler and its submission.
 
-A queued document is one row of ``capture_jobs``: accepting it is one insert, however large
-the document. One worker thread per node takes jobs oldest first and captures them with
-the submitter's identity. The job's outcome is written by the capture's ``on_commit`` hook,
-inside the transaction that stores the events: a crash before that commit leaves the job
-pending and nothing stored, so the job runs again on restart; a crash after it leaves the
-job finished. A job is therefore applied exactly once, and capture being idempotent by
-event id, even a second worker racing for it would store nothing twice.
+A queued document is one job of kind ``capture`` in the node's job queue (``itptrace.jobs``):
+accepting it is one insert, however large the document. A worker runs it with the
+submitter's rights as they stand then, through ``capture_document``, the one capture
+orchestration the CLI and ``POST /messages`` use too. The handler records the job's outcome
+with the capture's ``on_commit`` hook, inside the transaction that stores the events: a
+crash before that commit leaves the job to be claimed again with nothing stored, a crash
+after it leaves the job finished. A job is therefore applied exactly once; a run that lost
+its lease to another worker has its transaction rolled back, and capture being idempotent
+by event id, it would store nothing twice anyway.
+
+The reports of one operator (or of one user without an operator) are one lane of the
+queue: they are captured in the order they were sent, however many workers there are.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Permission, Role, allowed, authorize
-from itptrace.capture import jobs_store as store
-from itptrace.capture.formats import EPCIS_TYPES, is_epcis, parse_report
+from itptrace.access import Actor, Permission, authorize
+from itptrace.capture.formats import MalformedDocument, Shape, check_shape
 from itptrace.capture.model import Problem
-from itptrace.capture.service import CaptureResult, capture
-from itptrace.capture.store import aware
+from itptrace.capture.service import CaptureResult, capture_document
 from itptrace.context import Context
-from itptrace.errors import DomainError, Forbidden, NotFound
+from itptrace.jobs import service as jobs
+from itptrace.jobs.model import MIB, Finish, Job, JobKind, JobKinds, Outcome
 
-log = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 10_000
-MAX_ATTEMPTS = 3
-OnCommit = Callable[[Connection, CaptureResult], None]
-# Captures are serialised by the database anyway (PostgreSQL: LOCK TABLE events). On SQLite
-# two overlapping capture transactions make the later writer fail with "database is
-# locked" (a stale WAL snapshot cannot be upgraded), so within one process - the node's
-# worker and its synchronous /events and /messages - they take turns here first.
-_capturing = threading.Lock()
-
-
-class Shape(StrEnum):
-    """What a caller promises to send: any report, native messages, or one EPCIS event."""
-
-    ANY = "any"
-    NATIVE = "native"
-    EPCIS_EVENT = "epcis_event"
-
-
-class MalformedDocument(DomainError):
-    """The body is not JSON, or not the kind of document the endpoint takes."""
-
-    code = "malformed_json"
+PERMISSION = Permission.CAPTURE_REPORT
 
 
 @dataclass(frozen=True)
@@ -65,7 +44,9 @@ class JobProblem:
 
 
 @dataclass(frozen=True)
-class Job:
+class CaptureJob:
+    """A capture job as ``GET /capture/{id}`` shows it."""
+
     id: int
     status: str  # queued, running, done or failed
     user: str
@@ -80,217 +61,96 @@ class Job:
     flags: list[JobProblem] = field(default_factory=list)
 
 
-class _AlreadyFinished(Exception):
-    """Another worker finished the job first; this run's transaction is rolled back."""
-
-
-def _nul_at(value: Any, where: str = "$") -> str | None:
-    """Where a NUL character hides in a JSON value (no field may hold one; PostgreSQL can't)."""
-    if isinstance(value, str):
-        return where if "\x00" in value else None
-    pairs: Any = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in pairs:
-        if isinstance(key, str) and "\x00" in key:
-            return f"{where}.{key!r}"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return f"{where}.{key}"
-        elif isinstance(item, dict | list):
-            found = _nul_at(item, f"{where}.{key}")
-            if found is not None:
-                return found
-    return None
-
-
-def check_shape(document: Any, shape: Shape) -> None:
-    """Refuse a document that is not what the endpoint takes (a rule, not a route's)."""
-    if not isinstance(document, dict | list):
-        raise MalformedDocument("a report is a JSON object or array", code="malformed")
-    nul = _nul_at(document)
-    if nul is not None:
-        raise MalformedDocument(f"{nul} holds a NUL character", subject=nul, code="malformed")
-    epcis = is_epcis(document)
-    if shape is Shape.NATIVE and epcis:
-        raise MalformedDocument("send EPCIS documents to /capture or /events", code="malformed")
-    if shape is Shape.EPCIS_EVENT and not (
-        isinstance(document, dict)
-        and epcis
-        and document.get("type") in EPCIS_TYPES - {"EPCISDocument", "EPCISQueryDocument"}
-    ):
-        raise MalformedDocument("POST /events takes exactly one EPCIS event", code="malformed")
-
-
-def capture_document(
-    ctx: Context,
-    actor: Actor,
-    document: Any,
-    *,
-    shape: Shape = Shape.ANY,
-    on_commit: OnCommit | None = None,
-) -> CaptureResult:
-    """Parse and capture a report; a malformed event refuses the whole report."""
-    check_shape(document, shape)
-    originator = actor.operator_id if actor.role is Role.OPERATOR else None
-    events, problems = parse_report(document, originator)
-    with _capturing:
-        if problems:
-            return capture(ctx, actor, [], parse_problems=problems, on_commit=on_commit)
-        return capture(ctx, actor, events, on_commit=on_commit)
-
-
-def submit(ctx: Context, actor: Actor, body: bytes | str) -> Job:
-    """Queue a document for capture (one insert); it must be a JSON object or array."""
-    authorize(actor, Permission.CAPTURE_REPORT)
-    try:
-        document_text = body.decode("utf-8") if isinstance(body, bytes) else body
-        document = json.loads(document_text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedDocument(f"the body is not valid UTF-8 JSON: {exc}") from None
-    check_shape(document, Shape.ANY)
-    now = ctx.clock.now()
-    values = {
-        "status": "queued",
-        "user_name": actor.name,
-        "role": actor.role.value,
-        "operator_id": actor.operator_id,
-        "tobacco_industry": actor.tobacco_industry,
-        "received_at": now,
-        "attempts": 0,
-        "document": document_text,
-    }
-    with ctx.db.transaction() as conn:
-        job_id = store.insert_job(conn, values)
-    return Job(job_id, "queued", actor.name, actor.operator_id, now)
-
-
-def _job(row: Any) -> Job:
-    result = json.loads(row.result) if row.result else {}
-    return Job(
-        int(row.id),
-        row.status,
-        row.user_name,
-        row.operator_id,
-        aware(row.received_at),
-        aware(row.started_at) if row.started_at else None,
-        aware(row.finished_at) if row.finished_at else None,
-        int(result.get("accepted", 0)),
-        int(result.get("duplicates", 0)),
-        int(result.get("error_count", 0)),
-        [JobProblem(**p) for p in result.get("errors", [])],
-        [JobProblem(**p) for p in result.get("flags", [])],
-    )
-
-
-def get_job(ctx: Context, actor: Actor, job_id: int) -> Job:
-    """A job's status and outcome, for its submitter, its operator or the issuer."""
-    authorize(actor, Permission.CAPTURE_JOBS)
-    with ctx.db.transaction() as conn:
-        row = store.get_job(conn, job_id)
-    if row is None:
-        raise NotFound(f"no capture job {job_id}", subject=str(job_id))
-    own = row.user_name == actor.name
-    if not (own or allowed(actor, Permission.CAPTURE_JOBS, row.operator_id or "")):
-        raise Forbidden(f"capture job {job_id} is not {actor.name}'s", subject=str(job_id))
-    return _job(row)
-
-
 def _problem(p: Problem) -> dict[str, Any]:
     return {"code": p.code, "message": p.message, "event_id": p.event_id, "subject": p.subject}
 
 
-def outcome_json(result: CaptureResult) -> str:
-    """The stored outcome of a job: counts, flags and (up to 10,000) errors."""
+def outcome(result: CaptureResult) -> Outcome:
+    """A capture's outcome as its job keeps it: counts, flags and (up to 10,000) errors."""
     errors = [_problem(p) for p in result.problems if not p.flag_only]
-    return json.dumps(
-        {
-            "accepted": len(result.accepted),
-            "duplicates": len(result.duplicates),
-            "error_count": len(errors),
-            "errors": errors[:MAX_STORED_ERRORS],
-            "flags": [_problem(p) for p in result.problems if p.flag_only][:MAX_STORED_ERRORS],
-        }
+    summary = {
+        "accepted": len(result.accepted),
+        "duplicates": len(result.duplicates),
+        "error_count": len(errors),
+        "errors": errors[:MAX_STORED_ERRORS],
+        "flags": [_problem(p) for p in result.problems if p.flag_only][:MAX_STORED_ERRORS],
+    }
+    return Outcome(result.ok, summary)
+
+
+def run(ctx: Context, actor: Actor, job: Job, payload: str, finish: Finish) -> Outcome:
+    """The handler: capture the queued document as ``actor``, finishing the job with it."""
+
+    def on_commit(conn: Connection, result: CaptureResult) -> None:
+        finish(conn, outcome(result))
+
+    return outcome(capture_document(ctx, actor, json.loads(payload), on_commit=on_commit))
+
+
+KIND: JobKind[Context] = JobKind(
+    "capture",
+    PERMISSION,
+    run,
+    max_payload_bytes=64 * MIB,
+    max_attempts=3,
+    retry_delay=timedelta(seconds=1),
+)
+
+
+def register(kinds: JobKinds[Context]) -> None:
+    """Capture's part of the node: the ``capture`` kind of job."""
+    kinds.register(KIND)
+
+
+def submit(
+    ctx: Context, actor: Actor, body: bytes | str, *, token_id: str | None = None
+) -> CaptureJob:
+    """Queue a document for capture (one insert); it must be a JSON object or array.
+
+    ``token_id`` is the token the actor came with: if it is revoked or expires before the
+    job runs, the job fails and nothing is captured.
+    """
+    authorize(actor, PERMISSION)
+    try:
+        document_text = body.decode("utf-8") if isinstance(body, bytes) else body
+        KIND.check_payload(document_text)  # before parsing it
+        document = json.loads(document_text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedDocument(f"the body is not valid UTF-8 JSON: {exc}") from None
+    check_shape(document, Shape.ANY)
+    lane = f"capture:{actor.operator_id or actor.name}"
+    return view(jobs.enqueue(ctx, actor, KIND, document_text, token_id=token_id, lane=lane))
+
+
+def view(job: Job) -> CaptureJob:
+    """What a capture job shows: its outcome's counts and problems, and the queue's reasons
+    for failing it (refused rights, errors) among the errors."""
+    summary = job.summary
+    errors = [JobProblem(**p) for p in summary.get("errors", [])]
+    if job.state.finished:
+        errors += [JobProblem(p.code, p.message, None, p.subject) for p in job.problems]
+    extra = len(job.problems) if job.state.finished else 0
+    return CaptureJob(
+        job.id,
+        job.state.value,
+        job.submitter.name,
+        job.submitter.operator_id,
+        job.received_at,
+        job.started_at,
+        job.finished_at,
+        int(summary.get("accepted", 0)),
+        int(summary.get("duplicates", 0)),
+        int(summary.get("error_count", 0)) + extra,
+        errors,
+        [JobProblem(**p) for p in summary.get("flags", [])],
     )
 
 
-def _fail(ctx: Context, job_id: int, problem: Problem) -> None:
-    result = CaptureResult(problems=[problem])
-    with ctx.db.transaction() as conn:
-        store.finish(conn, job_id, "failed", outcome_json(result), ctx.clock.now())
+def get_job(ctx: Context, actor: Actor, job_id: int) -> CaptureJob:
+    """A job's status and outcome, for its submitter, its operator or the issuer."""
+    return view(jobs.get_job(ctx, actor, KIND, job_id))
 
 
-def run_next(ctx: Context) -> int | None:
-    """Capture the oldest pending job; returns its id, or None when the queue is empty."""
-    with ctx.db.transaction() as conn:
-        row = store.claim_next(conn, ctx.clock.now())
-    if row is None:
-        return None
-    job_id = int(row.id)
-    actor = Actor(row.user_name, Role(row.role), row.operator_id, bool(row.tobacco_industry))
-
-    def finished(conn: Connection, result: CaptureResult) -> None:
-        status = "done" if result.ok else "failed"
-        if store.finish(conn, job_id, status, outcome_json(result), ctx.clock.now()) != 1:
-            raise _AlreadyFinished
-
-    try:
-        capture_document(ctx, actor, json.loads(row.document), on_commit=finished)
-    except _AlreadyFinished:
-        log.warning("capture job %s was finished by another worker", job_id)
-    except DomainError as exc:  # refused before anything was stored (e.g. not allowed)
-        _fail(ctx, job_id, Problem(exc.code, exc.message, exc.subject))
-    except Exception:
-        log.exception("capture job %s failed (attempt %s)", job_id, row.attempts)
-        if row.attempts >= MAX_ATTEMPTS:
-            _fail(ctx, job_id, Problem("internal_error", "the job could not be processed"))
-        else:
-            with ctx.db.transaction() as conn:
-                store.requeue(conn, job_id)
-    return job_id
-
-
-def queue_counts(ctx: Context) -> dict[str, int]:
-    with ctx.db.transaction() as conn:
-        return store.count_by_status(conn)
-
-
-class Worker:
-    """The node's one capture thread: started with the server, stopped cleanly with it."""
-
-    def __init__(self, ctx: Context, *, poll_seconds: float = 0.5):
-        self.ctx = ctx
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start processing; pending jobs (queued or interrupted) are resumed in order."""
-        self._thread = threading.Thread(target=self._run, name="itptrace-capture", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """A job was queued: look now rather than at the next poll."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current job (up to ``timeout`` seconds) and stop."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                ran = run_next(self.ctx)
-            except Exception:  # the database is unreachable: try again shortly
-                log.exception("capture worker: job processing failed")
-                self._stop.wait(1.0)
-                continue
-            if ran is None:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+def list_jobs(ctx: Context, actor: Actor, *, after: int = 0, limit: int = 100) -> list[CaptureJob]:
+    """The capture jobs ``actor`` may read, oldest first."""
+    return [view(job) for job in jobs.list_jobs(ctx, actor, KIND, after=after, limit=limit)]

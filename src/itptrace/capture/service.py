@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from itptrace.access import Actor, Permission, allowed, authorize
+from itptrace.access import Actor, Permission, Role, allowed, authorize
 from itptrace.capture import recall, store
+from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
@@ -123,6 +124,42 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+OnCommit = Callable[[Connection, CaptureResult], None]
+
+
+def capture_document(
+    ctx: Context,
+    actor: Actor,
+    document: Any,
+    *,
+    shape: Shape = Shape.ANY,
+    originator: str | None = None,
+    all_or_nothing: bool = True,
+    on_commit: OnCommit | None = None,
+) -> CaptureResult:
+    """Parse and capture a report: what every door (API, queued job, CLI) calls.
+
+    ``originator`` names the sender of EPCIS events (an operator user's own operator by
+    default). A report that cannot be read is refused whole, nothing of it captured, unless
+    ``all_or_nothing`` is off: then its readable events are checked and the good ones kept.
+    Captures are serialised by the database (``store.lock_for_capture``), not here.
+    """
+    check_shape(document, shape)
+    if originator is None and actor.role is Role.OPERATOR:
+        originator = actor.operator_id
+    events, problems = parse_report(document, originator)
+    if problems and all_or_nothing:
+        events = []
+    return capture(
+        ctx,
+        actor,
+        events,
+        all_or_nothing=all_or_nothing,
+        parse_problems=problems,
+        on_commit=on_commit,
+    )
+
+
 def capture(
     ctx: Context,
     actor: Actor,
@@ -131,7 +168,7 @@ def capture(
     all_or_nothing: bool = True,
     parse_problems: list[Problem] | None = None,
     policy: Policy | None = None,
-    on_commit: Callable[[Connection, CaptureResult], None] | None = None,
+    on_commit: OnCommit | None = None,
 ) -> CaptureResult:
     """Check and store reported events; see the module docstring for the semantics.
 

@@ -10,8 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from itptrace.capture.formats import parse_report
-from itptrace.capture.service import capture as capture_events
+from itptrace.capture.service import capture_document
 from itptrace.cli.common import (
     as_authority,
     as_issuer,
@@ -50,15 +49,11 @@ def capture(
     as_json: Json = False,
 ) -> None:
     """Capture a report (native JSON messages or an EPCIS 2.0 JSON-LD document)."""
-    events, problems = parse_report(read_json(file), on_behalf)
-    ctx = node()
-    if problems and not partial:
-        result = capture_events(ctx, as_issuer(), [], parse_problems=problems)
-    else:
-        with console.status(f"capturing {len(events)} events", spinner="dots"):
-            result = capture_events(
-                ctx, as_issuer(), events, all_or_nothing=not partial, parse_problems=problems
-            )
+    document = read_json(file)
+    with console.status(f"capturing {file.name}", spinner="dots"):
+        result = capture_document(
+            node(), as_issuer(), document, originator=on_behalf, all_or_nothing=not partial
+        )
     if as_json:
         print_json(
             {

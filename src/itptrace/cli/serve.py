@@ -1,4 +1,4 @@
-"""``itptrace serve``: run the national node's HTTP API (and its capture worker)."""
+"""``itptrace serve``: run the national node's HTTP API (and its job worker)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="process queued capture jobs")
+        bool, typer.Option("--worker/--no-worker", help="run queued jobs (capture)")
     ] = True,
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="HTTP processes (one capture worker in all)")

@@ -395,31 +395,40 @@ audit_log = Table(
 )
 
 
-# --- capture jobs ---
-# The queue behind asynchronous capture (POST /capture): one row per accepted document,
-# processed in id order by the node's worker. A job is finished in the same transaction
-# that stores its events, so a job interrupted by a crash is re-run, never applied twice.
-capture_jobs = Table(
-    "capture_jobs",
+# --- jobs ---
+# The durable job queue (itptrace.jobs): work a caller asked for that runs in the
+# background with the caller's rights, of any kind (``capture`` for POST /capture, ...).
+# A worker claims a job with a lease it renews while it works; only the holder of the
+# lease records the outcome, so a job whose worker died is claimed again once the lease
+# ran out. Jobs of one lane run one at a time in id order. The payload is bounded per kind.
+jobs = Table(
+    "jobs",
     metadata,
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
-    Column("status", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("lane", String(200)),
     Column("user_name", String(100), nullable=False),
     Column("role", String(32), nullable=False),
     Column("operator_id", String(32)),
     Column("tobacco_industry", Boolean, nullable=False),
+    Column("token_id", String(16)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("available_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
+    Column("lease", String(32)),
+    Column("lease_until", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False),
-    Column("document", Text, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
     Column("result", Text),
-    CheckConstraint(
-        "status IN ('queued', 'running', 'done', 'failed')", name="ck_capture_jobs_status"
-    ),
-    Index("ix_capture_jobs_status", "status", "id"),
+    Column("problems", Text),
+    CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="ck_jobs_state"),
+    Index("ix_jobs_state", "state", "id"),
+    Index("ix_jobs_lane", "lane", "id"),
 )
 
 
