@@ -12,7 +12,7 @@ import string
 
 from sqlalchemy.exc import IntegrityError
 
-from itptrace.access import Actor, require_issuer
+from itptrace.access import Actor, require, require_issuer
 from itptrace.context import Context
 from itptrace.countries import checked_country
 from itptrace.errors import Conflict, NotFound
@@ -176,6 +176,16 @@ def add_machine(
     )
     with ctx.db.transaction() as conn:
         store.insert_machine(conn, machine, ctx.clock.now())
+    return machine
+
+
+def get_machine(ctx: Context, actor: Actor, machine_id: str) -> Machine:
+    """A machine whether active or not, read by its id (one primary-key lookup)."""
+    require(actor, "registry.read")
+    with ctx.db.transaction() as conn:
+        machine = store.get_machine(conn, machine_id)
+    if machine is None:
+        raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
     return machine
 
 
