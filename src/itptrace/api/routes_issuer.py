@@ -69,6 +69,15 @@ class IssuedBatchOut(BaseModel):
     expires_at: datetime
 
 
+class CountsOut(BaseModel):
+    """How many codes of a request are in each state now (they add up to its quantity)."""
+
+    issued: int
+    expired: int
+    cancelled: int
+    deactivated: int
+
+
 class RequestOut(BaseModel):
     request_id: int
     kind: str
@@ -85,6 +94,8 @@ class RequestOut(BaseModel):
     key_id: str | None
     requested_at: datetime
     expires_at: datetime
+    cancelled_at: datetime | None
+    counts: CountsOut
 
 
 class CodeOut(BaseModel):
@@ -179,21 +190,13 @@ def _codes(ctx: Context, actor: Actor, request_id: int, start: int, stop: int) -
         _close(codes)
 
 
-# Until the issuer offers a request lookup, the request is read through its first code.
-_FROM_RECORD = [name for name in RequestOut.model_fields if name != "quantity"]
-
-
 @router.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(request_id: RequestId, ctx: Node, actor: Actor = Requester) -> object:
-    """A code request: what was asked, by whom, and until when its codes are valid."""
-    codes = lifecycle.request_codes(ctx, actor, request_id)
-    try:
-        first = next(codes)
-        quantity = 1 + sum(1 for _ in codes)
-    finally:
-        _close(codes)
-    record = lifecycle.lookup_code(ctx, first.ui)
-    return RequestOut(quantity=quantity, **{k: getattr(record, k) for k in _FROM_RECORD})
+    """A code request: what was asked, by whom, until when its codes are valid, and how
+    many of them are issued, expired, cancelled or deactivated now."""
+    found = lifecycle.get_request(ctx, actor, request_id)
+    counts = CountsOut(**{state.value: n for state, n in found.counts.items()})
+    return RequestOut(**{**found.__dict__, "counts": counts})
 
 
 def _out(payload: CodePayload) -> CodeOut:

@@ -6,6 +6,7 @@ a code's status is derived from its issuance, its request's fate and the clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,6 +107,83 @@ def lookup_code_on(conn: Connection, code: str, now: datetime) -> CodeRecord:
     )
 
 
+@dataclass(frozen=True)
+class CodeRequest:
+    """A code request as stored, with how many of its codes are in each state now."""
+
+    request_id: int
+    kind: str
+    quantity: int
+    operator_id: str
+    facility_id: str
+    machine_id: str | None
+    gtin: str | None
+    product_code: str | None
+    intended_market: str | None
+    route: str | None
+    importer_id: str | None
+    profile: str
+    key_id: str | None
+    requested_at: datetime
+    expires_at: datetime
+    cancelled_at: datetime | None
+    counts: dict[CodeState, int]
+
+
+def state_counts(
+    quantity: int, deactivated: int, *, cancelled: bool, expired: bool
+) -> dict[CodeState, int]:
+    """How many codes of a request are in each state, as ``lookup_code`` would say of each:
+    deactivated first, then the request's cancellation, then its expiry."""
+    rest = quantity - deactivated
+    counts = dict.fromkeys(CodeState, 0)
+    counts[CodeState.DEACTIVATED] = deactivated
+    if cancelled:
+        counts[CodeState.CANCELLED] = rest
+    elif expired:
+        counts[CodeState.EXPIRED] = rest
+    else:
+        counts[CodeState.ISSUED] = rest
+    return counts
+
+
+def get_request(ctx: Context, actor: Actor, request_id: int) -> CodeRequest:
+    """A code request and its counts by state, in one read whatever its size (only to the
+    issuer or the requester)."""
+    with ctx.db.transaction() as conn:
+        row = store.get_request_with_counts(conn, request_id)
+    if row is None:
+        raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
+    require_operator_or_issuer(actor, row.operator_id, "reading a code request")
+    expires_at = _aware(row.expires_at)
+    cancelled_at = None if row.cancelled_at is None else _aware(row.cancelled_at)
+    counts = state_counts(
+        row.quantity,
+        row.deactivated,
+        cancelled=cancelled_at is not None,
+        expired=expires_at <= ctx.clock.now(),
+    )
+    return CodeRequest(
+        row.id,
+        row.kind,
+        row.quantity,
+        row.operator_id,
+        row.facility_id,
+        row.machine_id,
+        row.gtin,
+        row.product_code,
+        row.intended_market,
+        row.route,
+        row.importer_id,
+        row.profile,
+        row.key_id,
+        _aware(row.requested_at),
+        expires_at,
+        cancelled_at,
+        counts,
+    )
+
+
 def _request(ctx: Context, request_id: int) -> Any:
     with ctx.db.transaction() as conn:
         row = store.get_request(conn, request_id)
@@ -174,6 +252,7 @@ def deactivate_codes(
     ]
     with ctx.db.transaction() as conn:
         store.insert_deactivations(conn, rows)
+        store.add_deactivated(conn, Counter(r.request_id for r in records))
         ledger.record_deactivations(conn, [r.code for r in records], now)
     return len(rows)
 

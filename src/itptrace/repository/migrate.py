@@ -24,6 +24,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo the migrations after ``revision`` (for tests of a migration's downgrade)."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
     head = ScriptDirectory.from_config(_config()).get_current_head()

@@ -184,6 +184,21 @@ ui_deactivations = Table(
     Column("deactivated_by", String(100), nullable=False),
 )
 
+# What the codes of a request have become, kept as it changes. code_requests and the tables
+# above are append-only, so the one count that moves lives here: how many codes of the request
+# are deactivated, raised in the transaction that records their deactivations. The rest needs
+# no counter: the request row holds its quantity (a request stores exactly that many codes,
+# and its issuance leaf binds both), and a cancelled request's codes are all cancelled but
+# the deactivated ones. Derived state outside the ledger (the deactivations it counts have
+# their leaves); migration 0011 counted it for the requests made before.
+code_request_counts = Table(
+    "code_request_counts",
+    metadata,
+    Column("request_id", ForeignKey("code_requests.id"), primary_key=True, autoincrement=False),
+    Column("deactivated", Integer, nullable=False),
+    CheckConstraint("deactivated >= 0", name="ck_code_request_counts_deactivated"),
+)
+
 # --- ledger ---
 # The RFC 9162 Merkle log (see itptrace.ledger). ledger_leaves holds one row per leaf
 # (seq = leaf index from 0; the leaf hash, not the data: the data is recomputed from the
