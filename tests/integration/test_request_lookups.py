@@ -16,6 +16,7 @@ from itptrace.clock import FixedClock
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer_service
 from itptrace.codes.lifecycle import CodeState
+from itptrace.codes.model import IssuerError
 from itptrace.codes.service import AggregateRequest, UnitRequest
 from itptrace.context import Context
 from itptrace.errors import Conflict, Forbidden, NotFound
@@ -172,3 +173,74 @@ def test_stored_counts_leave_the_ledger_whole_and_issued_codes_append_only(
     for statement in ("UPDATE code_requests SET quantity = 7", "DELETE FROM unit_uis"):
         with pytest.raises(IntegrityError), ctx.db.engine.begin() as conn:
             conn.execute(text(statement))
+
+
+# Pages of codes by key
+
+
+def pages(ctx: Context, actor: Actor, request_id: int, limit: int) -> list[list[str]]:
+    """Every page of a request's codes, each asked for after the previous page's next."""
+    found: list[list[str]] = []
+    after: str | None = None
+    while True:
+        page = lifecycle.code_page(ctx, actor, request_id, after=after, limit=limit)
+        found.append([p.ui for p in page.codes])
+        if page.next_after is None:
+            return found
+        assert page.next_after == found[-1][-1]
+        after = page.next_after
+
+
+def test_keyset_pages_cover_every_code_of_a_request_exactly_once_in_code_order(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 17))  # codes around
+    units = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 23))
+    boxes = issuer_service.request_aggregate_codes(
+        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 9)
+    )
+    issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 11))
+    for batch, quantity in ((units, 23), (boxes, 9)):
+        found = pages(ctx, issuer, batch.request_id, limit=5)
+        assert [len(p) for p in found] == [5] * (quantity // 5) + [quantity % 5]
+        listed = [code for page in found for code in page]
+        assert listed == sorted(set(listed)) == codes_of(ctx, issuer, batch.request_id)
+        assert {lifecycle.lookup_code(ctx, c).request_id for c in listed} == {batch.request_id}
+
+
+def test_a_last_page_that_fills_its_limit_says_nothing_follows(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 10))
+    assert [len(p) for p in pages(ctx, issuer, batch.request_id, limit=5)] == [5, 5]
+    whole = lifecycle.code_page(ctx, issuer, batch.request_id, limit=10)
+    assert (len(whole.codes), whole.next_after) == (10, None)
+
+
+def test_a_page_after_any_text_starts_at_the_next_code_of_the_request(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 8))
+    codes = codes_of(ctx, issuer, batch.request_id)
+    between = codes[2] + "~"  # after codes[2], before codes[3] (codes have no '~')
+    page = lifecycle.code_page(ctx, issuer, batch.request_id, after=between, limit=100)
+    assert [p.ui for p in page.codes] == codes[3:] and page.next_after is None
+    beyond = lifecycle.code_page(ctx, issuer, batch.request_id, after=codes[-1])
+    assert (beyond.codes, beyond.next_after) == ([], None)
+
+
+def test_codes_are_paged_only_for_the_issuer_and_their_requester_within_the_limit(
+    ctx: Context, issuer: Actor
+) -> None:
+    world = build_world(ctx)
+    batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 3))
+    assert len(lifecycle.code_page(ctx, maker_user(world), batch.request_id).codes) == 3
+    stranger = Actor("importer", Role.OPERATOR, operator_id=world.importer.id)
+    with pytest.raises(Forbidden):
+        lifecycle.code_page(ctx, stranger, batch.request_id)
+    with pytest.raises(NotFound):
+        lifecycle.code_page(ctx, issuer, 999)
+    for limit in (0, lifecycle.MAX_PAGE + 1):
+        with pytest.raises(IssuerError, match="limit must be between 1 and 100000"):
+            lifecycle.code_page(ctx, issuer, batch.request_id, limit=limit)

@@ -219,7 +219,19 @@ def _issued_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def test_migration_0011_counts_the_deactivated_codes_of_requests_made_at_0010_and_keeps_them(
+def _request_indexes(engine: Engine) -> dict[str, list[str | None]]:
+    found = inspect(engine)
+    return {
+        table: next(
+            i["column_names"]
+            for i in found.get_indexes(table)
+            if i["name"] == f"ix_{table.removesuffix('_uis')}_uis_request"
+        )
+        for table in ("unit_uis", "aggregate_uis")
+    }
+
+
+def test_migration_0011_counts_deactivations_indexes_codes_by_request_and_keeps_every_row(
     blank_url: str, tmp_path: Path
 ) -> None:
     engine = make_engine(blank_url)
@@ -233,6 +245,8 @@ def test_migration_0011_counts_the_deactivated_codes_of_requests_made_at_0010_an
         )
     assert counts == {1: 1, 2: 2, 3: 0}
     assert _issued_rows(engine) == before
+    assert _request_indexes(engine) == {"unit_uis": ["request_id", "ui"],
+                                        "aggregate_uis": ["request_id", "aui"]}  # fmt: skip
     node = build_context(make_settings(blank_url, tmp_path))
     states = {r: lifecycle.get_request(node, local_issuer(), r).counts for r in (1, 2, 3)}
     node.db.dispose()
@@ -246,4 +260,5 @@ def test_migration_0011_counts_the_deactivated_codes_of_requests_made_at_0010_an
     migrate.downgrade(engine, "0010")  # the counts go, every issued row stays
     assert "code_request_counts" not in inspect(engine).get_table_names()
     assert _issued_rows(engine) == before
+    assert _request_indexes(engine) == {"unit_uis": ["request_id"], "aggregate_uis": ["request_id"]}
     engine.dispose()

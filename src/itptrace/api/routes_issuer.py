@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterator
 from datetime import datetime
-from itertools import islice
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -22,8 +20,7 @@ from itptrace.access import Actor
 from itptrace.api.deps import AUDITED, UI, Audit, Ident, Node, caller
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
-from itptrace.codes.model import Profile
-from itptrace.context import Context
+from itptrace.codes.model import IssuerError, Profile
 from itptrace.gs1.element import CodePayload, to_element_string
 
 router = APIRouter(prefix="/issuer", tags=["issuer"])
@@ -108,9 +105,11 @@ class CodeOut(BaseModel):
 
 class CodePage(BaseModel):
     request_id: int
-    offset: int
+    after: str | None = Field(description="the code this page starts after")
     codes: list[CodeOut]
-    next_offset: int | None
+    next: str | None = Field(
+        description="the ``after`` of the next page (this page's last code); null on the last"
+    )
 
 
 class DeactivationIn(_In):
@@ -176,20 +175,6 @@ def request_codes(
     return batch
 
 
-def _close(codes: Iterator[CodePayload]) -> None:
-    """End the service's generator now: it holds a database transaction until closed."""
-    if isinstance(codes, Generator):
-        codes.close()
-
-
-def _codes(ctx: Context, actor: Actor, request_id: int, start: int, stop: int) -> list[CodePayload]:
-    codes = lifecycle.request_codes(ctx, actor, request_id)
-    try:
-        return list(islice(codes, start, stop))
-    finally:
-        _close(codes)
-
-
 @router.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(request_id: RequestId, ctx: Node, actor: Actor = Requester) -> object:
     """A code request: what was asked, by whom, until when its codes are valid, and how
@@ -219,26 +204,46 @@ def _out(payload: CodePayload) -> CodeOut:
 def list_codes(
     request_id: RequestId,
     request: Request,
+    response: Response,
     ctx: Node,
     audit: Audit,
-    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    after: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, pattern=UI, description="the previous page's next"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=lifecycle.MAX_PAGE)] = lifecycle.PAGE,
+    offset: Annotated[
+        int, Query(ge=0, le=100_000_000, deprecated=True, description="only 0: use after")
+    ] = 0,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
     actor: Actor = Requester,
 ) -> object:
-    """The issued codes of a request, a page at a time, as JSON or CSV (for printing)."""
-    page = [_out(p) for p in _codes(ctx, actor, request_id, offset, offset + limit)]
-    audit.result_count = len(page)
-    more = offset + len(page) if len(page) == limit else None
+    """The issued codes of a request in code order, a page at a time, as JSON or CSV (for
+    printing). The next page is ``after=<next>``, also in ``Link: <...>; rel="next"``."""
+    if offset:
+        raise IssuerError(
+            "paging by offset is not offered: it walks every code before the page. Ask for "
+            "after=<the last code of the previous page> (its 'next', or the Link header)",
+            subject="offset",
+            code="offset_paging_refused",
+        )
+    page = lifecycle.code_page(ctx, actor, request_id, after=after, limit=limit)
+    codes = [_out(p) for p in page.codes]
+    audit.result_count = len(codes)
+    headers = {}
+    if page.next_after is not None:
+        following = request.url.remove_query_params("offset")
+        following = following.include_query_params(after=page.next_after)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["code", "gtin", "key_id", "tag", "element_string"])
-        for c in page:
+        for c in codes:
             writer.writerow([c.code, c.gtin or "", c.key_id or "", c.tag or "", c.element_string])
-        headers = {"X-Next-Offset": str(more)} if more is not None else None
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
-    return CodePage(request_id=request_id, offset=offset, codes=page, next_offset=more)
+    response.headers.update(headers)
+    return CodePage(request_id=request_id, after=after, codes=codes, next=page.next_after)
 
 
 @router.post("/deactivations", response_model=Deactivated)

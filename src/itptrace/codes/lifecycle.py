@@ -30,6 +30,9 @@ from itptrace.gs1.element import CodePayload
 from itptrace.ledger import service as ledger
 from itptrace.registry.model import parse_enum
 
+PAGE = 10_000  # codes per page unless asked otherwise
+MAX_PAGE = 100_000
+
 
 class CodeState(StrEnum):
     ISSUED = "issued"
@@ -192,13 +195,50 @@ def _request(ctx: Context, request_id: int) -> Any:
     return row
 
 
-def request_codes(ctx: Context, actor: Actor, request_id: int) -> Iterator[CodePayload]:
-    """The codes of one request, as printable payloads (only to the issuer or the requester)."""
-    row = _request(ctx, request_id)
-    require_operator_or_issuer(actor, row.operator_id, "reading issued codes")
+@dataclass(frozen=True)
+class CodePage:
+    """Codes of a request in code order; ``next_after`` is the last of them when more
+    follow (the ``after`` of the next page), None on the last page."""
+
+    request_id: int
+    codes: list[CodePayload]
+    next_after: str | None
+
+
+def code_page(
+    ctx: Context, actor: Actor, request_id: int, *, after: str | None = None, limit: int = PAGE
+) -> CodePage:
+    """At most ``limit`` printable codes of a request, in code order, after the code ``after``
+    (from the first when None); only to the issuer or the requester. Read by key: a page deep
+    into a large request costs what the first page does."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise IssuerError(
+            f"limit must be between 1 and {MAX_PAGE}, got {limit}",
+            subject="limit",
+            code="bad_limit",
+        )
     with ctx.db.transaction() as conn:
-        for code in store.iter_request_codes(conn, row.kind, request_id):
-            yield CodePayload(gtin=row.gtin, ui=code.code, key_id=row.key_id, tag=code.tag)
+        row = store.get_request(conn, request_id)
+        if row is None:
+            raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
+        require_operator_or_issuer(actor, row.operator_id, "reading issued codes")
+        found = store.request_codes_after(conn, row.kind, request_id, after, limit + 1)
+    codes = [
+        CodePayload(gtin=row.gtin, ui=c.code, key_id=row.key_id, tag=c.tag) for c in found[:limit]
+    ]
+    return CodePage(request_id, codes, codes[-1].ui if len(found) > limit else None)
+
+
+def request_codes(ctx: Context, actor: Actor, request_id: int) -> Iterator[CodePayload]:
+    """Every code of one request in code order, as printable payloads (only to the issuer or
+    the requester), read a page at a time: no transaction stays open between pages."""
+    after: str | None = None
+    while True:
+        page = code_page(ctx, actor, request_id, after=after)
+        yield from page.codes
+        if page.next_after is None:
+            return
+        after = page.next_after
 
 
 def cancel_request(ctx: Context, actor: Actor, request_id: int, reason: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -108,10 +108,17 @@ def existing_codes(conn: Connection, kind: str, codes: Sequence[str]) -> set[str
     return found
 
 
-def iter_request_codes(conn: Connection, kind: str, request_id: int) -> Iterator[Row[Any, Any]]:
+def request_codes_after(
+    conn: Connection, kind: str, request_id: int, after: str | None, limit: int
+) -> list[Row[Any]]:
+    """At most ``limit`` (code, tag) rows of a request in code order, after the code
+    ``after`` (from the first when None): one seek in the (request, code) index."""
     table, key = (unit_uis, "ui") if kind == "unit" else (aggregate_uis, "aui")
-    query = select(table.c[key].label("code"), table.c.tag).where(table.c.request_id == request_id)
-    yield from conn.execute(query.order_by(table.c[key]))
+    column = table.c[key]
+    query = select(column.label("code"), table.c.tag).where(table.c.request_id == request_id)
+    if after is not None:
+        query = query.where(column > after)
+    return list(conn.execute(query.order_by(column).limit(limit)))
 
 
 def get_cancellation(conn: Connection, request_id: int) -> Row[Any] | None:

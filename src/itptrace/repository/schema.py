@@ -152,14 +152,15 @@ request_cancellations = Table(
 )
 
 # One row per issued code; the primary key is the uniqueness guarantee: a UI is never
-# issued twice, even after expiry or deactivation.
+# issued twice, even after expiry or deactivation. The request index holds the code too, so
+# a request's codes are read in code order from any code on (keyset pages, migration 0011).
 unit_uis = Table(
     "unit_uis",
     metadata,
     Column("ui", String(50), primary_key=True),
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
-    Index("ix_unit_uis_request", "request_id"),
+    Index("ix_unit_uis_request", "request_id", "ui"),
     sqlite_with_rowid=False,  # one B-tree search per lookup (migration 0010)
 )
 
@@ -169,7 +170,7 @@ aggregate_uis = Table(
     Column("aui", String(100), primary_key=True),
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
-    Index("ix_aggregate_uis_request", "request_id"),
+    Index("ix_aggregate_uis_request", "request_id", "aui"),
     sqlite_with_rowid=False,
 )
 

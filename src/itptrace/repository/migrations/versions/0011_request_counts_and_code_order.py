@@ -1,4 +1,4 @@
-"""A request answers with its counts without reading its codes.
+"""A request answers with its counts without reading its codes; its codes are paged by key.
 
 ``GET /issuer/requests/{id}`` used to count every code of a request (2.3 s for 200,000).
 The request row is append-only and already holds its quantity; what changes afterwards is
@@ -7,7 +7,13 @@ deactivated), raised in the transaction that records the deactivations. Cancella
 no counter (a cancelled request's codes are all cancelled but the deactivated ones).
 Existing requests get their row, counted from the stored deactivations.
 
-No append-only table is rewritten: the counts are a table of their own, outside the ledger.
+Paging a request's codes walked from its first code (``offset=190000`` took 2.1 s): the
+request index of ``unit_uis`` and ``aggregate_uis`` now holds the code after the request, so
+"the next codes of this request after code X" is one index seek. (SQLite's index on a
+``WITHOUT ROWID`` table held the key already; PostgreSQL's did not.)
+
+No append-only table is rewritten: the counts are a table of their own, outside the ledger,
+and an index is rebuilt, not a row.
 
 Revision ID: 0011
 Revises: 0010
@@ -39,6 +45,11 @@ LEFT JOIN (
     WHERE x.kind = 'aggregate' GROUP BY a.request_id
 ) d ON d.request_id = r.id
 """
+INDEXES = (("unit_uis", "ui"), ("aggregate_uis", "aui"))
+
+
+def _index(table: str) -> str:
+    return f"ix_{table.removesuffix('_uis')}_uis_request"
 
 
 def upgrade() -> None:
@@ -55,7 +66,13 @@ def upgrade() -> None:
         sa.CheckConstraint("deactivated >= 0", name="ck_code_request_counts_deactivated"),
     )
     op.execute(FILL)
+    for table, key in INDEXES:
+        op.drop_index(_index(table), table_name=table)
+        op.create_index(_index(table), table, ["request_id", key])
 
 
 def downgrade() -> None:
+    for table, _key in INDEXES:
+        op.drop_index(_index(table), table_name=table)
+        op.create_index(_index(table), table, ["request_id"])
     op.drop_table("code_request_counts")
