@@ -60,10 +60,7 @@ def _checkpoint_out(stored: StoredCheckpoint) -> CheckpointOut:
 @router.get("/checkpoint", response_model=CheckpointOut)
 def latest_checkpoint(ctx: Node, actor: Annotated[Actor, Reader]) -> CheckpointOut:
     """The latest signed checkpoint (C2SP tlog-checkpoint note)."""
-    stored = ledger.latest_checkpoint(ctx)
-    if stored is None:
-        raise LedgerError("the node has no checkpoint yet", code="not_found")
-    return _checkpoint_out(stored)
+    return _checkpoint_out(ledger.read_latest_checkpoint(ctx, actor))
 
 
 @router.post("/checkpoint", response_model=CheckpointOut, status_code=201)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row
 
 from itptrace.access import Actor
 from itptrace.context import Context
+from itptrace.errors import NotFound
 from itptrace.keys.signing import b64url_decode_strict
 from itptrace.keys.store import KeyInfo, KeyStore
 from itptrace.ledger import log, sources, store
@@ -213,3 +214,12 @@ def latest_checkpoint(ctx: Context) -> StoredCheckpoint | None:
     with ctx.db.transaction() as conn:
         row = store.latest_checkpoint(conn)
     return None if row is None else _stored(row)
+
+
+def read_latest_checkpoint(ctx: Context, actor: Actor) -> StoredCheckpoint:
+    """The latest signed checkpoint, to a ledger reader; not found before the first one."""
+    require_ledger_reader(actor, "reading the latest checkpoint")
+    latest = latest_checkpoint(ctx)
+    if latest is None:
+        raise NotFound("the node has no checkpoint yet")
+    return latest
