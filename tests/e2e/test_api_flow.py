@@ -145,3 +145,43 @@ def test_an_operator_reads_its_own_packs_and_is_refused_another_operators(
         assert (
             ok(other.get("/events"))["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
         )
+
+
+def test_a_request_answers_with_its_counts_and_its_codes_page_by_key_over_http(
+    node: Node, chain: Chain
+) -> None:
+    codes_path = f"/issuer/requests/{chain.unit_request}/codes"
+    with node.client(chain.maker_user) as maker:
+        request = ok(maker.get(f"/issuer/requests/{chain.unit_request}"))
+        assert (request["quantity"], request["cancelled_at"]) == (40, None)
+        assert request["counts"] == {"issued": 40, "expired": 0, "cancelled": 0, "deactivated": 0}
+        listed: list[str] = []
+        url: str | None = f"{codes_path}?limit=15"
+        while url is not None:
+            response = maker.get(url)
+            page = ok(response)
+            listed += [c["code"] for c in page["codes"]]
+            assert page["next"] == (listed[-1] if len(listed) < 40 else None)
+            link = response.links.get("next")
+            url = link["url"] if link else None
+            assert (url is None) == (page["next"] is None)
+        assert listed == chain.packs
+        csv_page = maker.get(codes_path, params={"limit": 15, "format": "csv"})
+        assert len(csv_page.text.splitlines()) == 1 + 15
+        assert f"after={chain.packs[14]}" in csv_page.links["next"]["url"]
+        assert (
+            ok(maker.get(codes_path, params={"offset": 0, "limit": 1}))["codes"][0]["code"]
+            == (chain.packs[0])
+        )
+        refused = maker.get(codes_path, params={"offset": 15})
+        assert (refused.status_code, refused.headers["content-type"]) == (
+            400,
+            "application/problem+json",
+        )
+        problem = refused.json()
+        assert problem["type"].endswith("/offset_paging_refused")
+        assert problem["subject"] == "offset" and "after=" in problem["detail"]
+    with node.client("inspector") as reader:
+        assert ok(reader.get(f"/machines/{chain.machine}"))["facility_id"] == chain.plant
+        missing = reader.get("/machines/KET01MNOPE00")
+        assert missing.status_code == 404 and missing.json()["subject"] == "KET01MNOPE00"

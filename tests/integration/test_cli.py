@@ -240,6 +240,29 @@ def test_codes_can_be_shown_deactivated_and_their_request_cancelled(
     assert json.loads(cli("code", "show", second))["state"] == "cancelled"
 
 
+def test_a_request_shows_its_counts_and_lists_its_codes_a_page_at_a_time_by_key(
+    cli: Cli, chain: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "codes.txt"
+    cli(*issue_args(chain, out, count="5"))
+    written = out.read_text().split()
+    cli("code", "deactivate", written[0], "--reason", "destroyed")
+    counts = json.loads(cli("code", "request", "1"))["counts"]
+    assert counts == {"issued": 4, "expired": 0, "cancelled": 0, "deactivated": 1}
+    listed: list[str] = []
+    after: list[str] = []
+    while True:
+        result = cli.runner.invoke(app, ["code", "list", "1", "--limit", "2", *after], env=cli.env)
+        assert result.exit_code == 0, result.output
+        listed += result.stdout.split()
+        found = re.search(r"next: --after (\S+)", result.stderr)
+        if found is None:
+            break
+        after = ["--after", found[1]]
+    assert listed == written
+    assert "unknown code request 9" in cli("code", "list", "9", expect=1)
+
+
 def test_a_deactivated_machine_issues_no_more_codes_and_is_not_deactivated_twice(
     cli: Cli, chain: dict[str, str], tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer_service
 from itptrace.codes.service import AggregateRequest, UnitRequest
 from itptrace.context import Context
-from itptrace.errors import Forbidden
+from itptrace.errors import Forbidden, NotFound
 from itptrace.ledger import audit, log, merkle, sources, store
 from itptrace.ledger import service as ledger
 from itptrace.ledger.checkpoint import (
@@ -347,6 +347,18 @@ def test_auditors_read_and_check_the_ledger_but_the_industry_does_not(
     ):
         with pytest.raises(Forbidden):
             call()
+
+
+def test_the_latest_checkpoint_is_read_by_a_ledger_reader_and_is_not_found_before_the_first(
+    ctx: Context, issuer: Actor
+) -> None:
+    auditor = Actor("auditor", Role.AUDITOR)
+    with pytest.raises(NotFound, match="no checkpoint yet"):
+        ledger.read_latest_checkpoint(ctx, auditor)
+    made = ledger.make_checkpoint(ctx, issuer)
+    assert ledger.read_latest_checkpoint(ctx, auditor) == made
+    with pytest.raises(Forbidden):
+        ledger.read_latest_checkpoint(ctx, Actor("nyota", Role.AUDITOR, tobacco_industry=True))
 
 
 # --- append-only tables ---

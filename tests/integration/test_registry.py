@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, select
 
 from itptrace.access import Actor, Role
 from itptrace.codes import service as issuer_service
@@ -272,3 +272,43 @@ def test_a_deactivated_operator_can_no_longer_request_codes(ctx: Context, issuer
         aggregate = AggregateRequest(world.maker.id, world.plant.id, quantity=1)
         with pytest.raises(Conflict, match=refused):
             issuer_service.request_aggregate_codes(ctx, actor, aggregate)
+
+
+# Lookups by key: the service reads the one row asked for; no route filters a list.
+
+
+def test_a_machine_is_read_by_its_id_whether_active_or_not(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    assert service.get_machine(ctx, issuer, world.line.id) == world.line
+    service.deactivate_machine(ctx, issuer, world.line.id)
+    assert not service.get_machine(ctx, maker_user(world), world.line.id).active
+
+
+def test_an_unknown_machine_is_not_found_and_named(ctx: Context, issuer: Actor) -> None:
+    build_world(ctx)
+    with pytest.raises(NotFound, match="unknown machine KET01MNOPE00") as refused:
+        service.get_machine(ctx, issuer, "KET01MNOPE00")
+    assert refused.value.subject == "KET01MNOPE00"
+
+
+def test_a_machine_lookup_is_one_statement_by_its_primary_key(ctx: Context, issuer: Actor) -> None:
+    world = build_world(ctx)
+    service.add_machine(ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(ctx.db.engine, "before_cursor_execute", record)
+    try:
+        service.get_machine(ctx, issuer, world.line.id)
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", record)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 1 and "FROM machines WHERE machines.id =" in reads[0]
+
+
+def test_reading_a_machine_needs_a_registry_role(ctx: Context) -> None:
+    world = build_world(ctx)
+    with pytest.raises(Forbidden):
+        service.get_machine(ctx, Actor("peer", Role.GSP_PEER), world.line.id)

@@ -10,16 +10,20 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import Engine, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from itptrace.access import local_issuer
+from itptrace.bootstrap import build_context
 from itptrace.capture import jobs as capture_jobs
+from itptrace.codes import lifecycle
 from itptrace.context import Context
 from itptrace.jobs import service as jobs
 from itptrace.jobs import store as jobs_store
 from itptrace.repository import migrate, schema
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
+from tests.conftest import make_settings
 from tests.integration.chain import build_chain
 
 
@@ -209,4 +213,111 @@ def test_capture_jobs_move_to_the_job_queue_with_their_ids_and_back(blank_url: s
          "event_id": None}
     ]  # fmt: skip
     assert json.loads(back[0].result)["error_count"] == 1 and back[3].result == done
+
+
+def _requests_at_0010(engine: Engine) -> None:
+    """Three requests as an 0010 node stored them: deactivated codes, one cancellation."""
+    at = "'2026-01-05 08:00:00'"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO operators (id, name, country, roles, tobacco_industry, active,"
+                " created_at) VALUES ('KET01E000001', 'Nyota', 'KE', 'manufacturer', true,"
+                f" true, {at})"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO facilities (id, operator_id, name, type, address, country, active,"
+                f" created_at) VALUES ('KET01F000001', 'KET01E000001', 'P', 'manufacturing', 'N',"
+                f" 'KE', true, {at})"
+            )
+        )
+        request = (
+            "INSERT INTO code_requests (id, kind, operator_id, facility_id, quantity, profile,"
+            f" requested_by, requested_at, expires_at) VALUES (:id, :kind, 'KET01E000001',"
+            f" 'KET01F000001', :q, 'eu', 'local-issuer', {at}, '2026-07-05 08:00:00')"
+        )
+        conn.execute(text(request), [{"id": 1, "kind": "unit", "q": 3},
+                                     {"id": 2, "kind": "aggregate", "q": 2},
+                                     {"id": 3, "kind": "unit", "q": 2}])  # fmt: skip
+        conn.execute(
+            text("INSERT INTO unit_uis (ui, request_id) VALUES (:ui, :r)"),
+            [{"ui": ui, "r": r} for ui, r in (("U1", 1), ("U2", 1), ("U3", 1), ("U4", 3),
+                                              ("U5", 3))],
+        )  # fmt: skip
+        conn.execute(
+            text("INSERT INTO aggregate_uis (aui, request_id) VALUES (:ui, 2)"),
+            [{"ui": "A1"}, {"ui": "A2"}],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ui_deactivations (ui, kind, reason, detail, deactivated_at,"
+                f" deactivated_by) VALUES (:ui, :kind, 'stolen', '', {at}, 'local-issuer')"
+            ),
+            [{"ui": "U2", "kind": "unit"}, {"ui": "A1", "kind": "aggregate"},
+             {"ui": "A2", "kind": "aggregate"}],
+        )  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO request_cancellations (request_id, cancelled_at, cancelled_by, reason)"
+                f" VALUES (3, {at}, 'local-issuer', 'wrong market')"
+            )
+        )
+
+
+ISSUED_TABLES = ("code_requests", "unit_uis", "aggregate_uis", "ui_deactivations",
+                 "request_cancellations")  # fmt: skip
+
+
+def _issued_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {
+            table: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}")))
+            for table in ISSUED_TABLES
+        }
+
+
+def _request_indexes(engine: Engine) -> dict[str, list[str | None]]:
+    found = inspect(engine)
+    return {
+        table: next(
+            i["column_names"]
+            for i in found.get_indexes(table)
+            if i["name"] == f"ix_{table.removesuffix('_uis')}_uis_request"
+        )
+        for table in ("unit_uis", "aggregate_uis")
+    }
+
+
+def test_migration_0012_counts_deactivations_indexes_codes_by_request_and_keeps_every_row(
+    blank_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(blank_url)
+    migrate.upgrade(engine, "0010")
+    _requests_at_0010(engine)
+    before = _issued_rows(engine)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(text("SELECT request_id, deactivated FROM code_request_counts")).all()
+        )
+    assert counts == {1: 1, 2: 2, 3: 0}
+    assert _issued_rows(engine) == before
+    assert _request_indexes(engine) == {"unit_uis": ["request_id", "ui"],
+                                        "aggregate_uis": ["request_id", "aui"]}  # fmt: skip
+    node = build_context(make_settings(blank_url, tmp_path))
+    states = {r: lifecycle.get_request(node, local_issuer(), r).counts for r in (1, 2, 3)}
+    node.db.dispose()
+    assert {r: {s.value: n for s, n in c.items() if n} for r, c in states.items()} == {
+        1: {"issued": 2, "deactivated": 1},
+        2: {"deactivated": 2},
+        3: {"cancelled": 2},
+    }
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE code_requests SET quantity = 9"))
+    migrate.downgrade(engine, "0010")  # the counts go, every issued row stays
+    assert "code_request_counts" not in inspect(engine).get_table_names()
+    assert _issued_rows(engine) == before
+    assert _request_indexes(engine) == {"unit_uis": ["request_id"], "aggregate_uis": ["request_id"]}
     engine.dispose()

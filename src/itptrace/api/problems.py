@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 TYPE_BASE = "https://itptrace.org/problems/"
 MEDIA_TYPE = "application/problem+json"
 # Codes with a status of their own; any other DomainError is 422 (refused content).
-STATUS_OF_CODE = {"malformed_json": 400, "query_parameter_invalid": 400}
+STATUS_OF_CODE = {
+    "malformed_json": 400,
+    "query_parameter_invalid": 400,
+    "offset_paging_refused": 400,
+}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -73,6 +77,7 @@ TITLES = {
     "unauthenticated": "A valid bearer token is needed",
     "industry_refused": "Refused to the tobacco industry (ITP Art. 8.12)",
     "capture_refused": "The report was refused",
+    "offset_paging_refused": "Paging by offset is not offered: page with after",
     "internal_error": "The node could not answer",
 }
 

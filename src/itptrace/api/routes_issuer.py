@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -21,8 +20,7 @@ from itptrace.access import Actor, Permission
 from itptrace.api.deps import UI, Ident, Node, caller
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
-from itptrace.codes.model import Profile
-from itptrace.context import Context
+from itptrace.codes.model import IssuerError, Profile
 from itptrace.gs1.element import CodePayload, to_element_string
 
 router = APIRouter(prefix="/issuer", tags=["issuer"])
@@ -68,6 +66,15 @@ class IssuedBatchOut(BaseModel):
     expires_at: datetime
 
 
+class CountsOut(BaseModel):
+    """How many codes of a request are in each state now (they add up to its quantity)."""
+
+    issued: int
+    expired: int
+    cancelled: int
+    deactivated: int
+
+
 class RequestOut(BaseModel):
     request_id: int
     kind: str
@@ -84,6 +91,8 @@ class RequestOut(BaseModel):
     key_id: str | None
     requested_at: datetime
     expires_at: datetime
+    cancelled_at: datetime | None
+    counts: CountsOut
 
 
 class CodeOut(BaseModel):
@@ -96,9 +105,11 @@ class CodeOut(BaseModel):
 
 class CodePage(BaseModel):
     request_id: int
-    offset: int
+    after: str | None = Field(description="the code this page starts after")
     codes: list[CodeOut]
-    next_offset: int | None
+    next: str | None = Field(
+        description="the ``after`` of the next page (this page's last code); null on the last"
+    )
 
 
 class DeactivationIn(_In):
@@ -164,35 +175,13 @@ def request_codes(
     return batch
 
 
-def _close(codes: Iterator[CodePayload]) -> None:
-    """End the service's generator now: it holds a database transaction until closed."""
-    if isinstance(codes, Generator):
-        codes.close()
-
-
-def _codes(ctx: Context, actor: Actor, request_id: int, start: int, stop: int) -> list[CodePayload]:
-    codes = lifecycle.request_codes(ctx, actor, request_id, start, stop)
-    try:
-        return list(codes)
-    finally:
-        _close(codes)
-
-
-# Until the issuer offers a request lookup, the request is read through its first code.
-_FROM_RECORD = [name for name in RequestOut.model_fields if name != "quantity"]
-
-
 @router.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(request_id: RequestId, ctx: Node, actor: Actor = Requester) -> object:
-    """A code request: what was asked, by whom, and until when its codes are valid."""
-    codes = lifecycle.request_codes(ctx, actor, request_id)
-    try:
-        first = next(codes)
-        quantity = 1 + sum(1 for _ in codes)
-    finally:
-        _close(codes)
-    record = lifecycle.lookup_code(ctx, first.ui)
-    return RequestOut(quantity=quantity, **{k: getattr(record, k) for k in _FROM_RECORD})
+    """A code request: what was asked, by whom, until when its codes are valid, and how
+    many of them are issued, expired, cancelled or deactivated now."""
+    found = lifecycle.get_request(ctx, actor, request_id)
+    counts = CountsOut(**{state.value: n for state, n in found.counts.items()})
+    return RequestOut(**{**found.__dict__, "counts": counts})
 
 
 def _out(payload: CodePayload) -> CodeOut:
@@ -214,24 +203,44 @@ def _out(payload: CodePayload) -> CodeOut:
 def list_codes(
     request_id: RequestId,
     request: Request,
+    response: Response,
     ctx: Node,
-    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    after: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, pattern=UI, description="the previous page's next"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=lifecycle.MAX_PAGE)] = lifecycle.PAGE,
+    offset: Annotated[
+        int, Query(ge=0, le=100_000_000, deprecated=True, description="only 0: use after")
+    ] = 0,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
     actor: Actor = Requester,
 ) -> object:
-    """The issued codes of a request, a page at a time, as JSON or CSV (for printing)."""
-    page = [_out(p) for p in _codes(ctx, actor, request_id, offset, offset + limit)]
-    more = offset + len(page) if len(page) == limit else None
+    """The issued codes of a request in code order, a page at a time, as JSON or CSV (for
+    printing). The next page is ``after=<next>``, also in ``Link: <...>; rel="next"``."""
+    if offset:
+        raise IssuerError(
+            "paging by offset is not offered: it walks every code before the page. Ask for "
+            "after=<the last code of the previous page> (its 'next', or the Link header)",
+            subject="offset",
+            code="offset_paging_refused",
+        )
+    page = lifecycle.code_page(ctx, actor, request_id, after=after, limit=limit)
+    codes = [_out(p) for p in page.codes]
+    headers = {}
+    if page.next_after is not None:
+        following = request.url.remove_query_params("offset")
+        following = following.include_query_params(after=page.next_after)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["code", "gtin", "key_id", "tag", "element_string"])
-        for c in page:
+        for c in codes:
             writer.writerow([c.code, c.gtin or "", c.key_id or "", c.tag or "", c.element_string])
-        headers = {"X-Next-Offset": str(more)} if more is not None else None
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
-    return CodePage(request_id=request_id, offset=offset, codes=page, next_offset=more)
+    response.headers.update(headers)
+    return CodePage(request_id=request_id, after=after, codes=codes, next=page.next_after)
 
 
 @router.post("/deactivations", response_model=Deactivated)

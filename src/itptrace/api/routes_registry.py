@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from itptrace.access import Actor, Permission
 from itptrace.api.deps import IDENT, Ident, IdentPath, Node, Text, caller
-from itptrace.errors import NotFound
 from itptrace.registry import service as registry
 
 router = APIRouter(tags=["registry"])
@@ -189,10 +188,7 @@ def list_machines(ctx: Node, facility_id: FilterId = None, actor: Actor = Reader
 
 @router.get("/machines/{machine_id}", response_model=MachineOut)
 def get_machine(machine_id: IdentPath, ctx: Node, actor: Actor = Reader) -> object:
-    found = [m for m in registry.list_machines(ctx) if m.id == machine_id]
-    if not found:
-        raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
-    return found[0]
+    return registry.get_machine(ctx, actor, machine_id)
 
 
 @router.post("/machines/{machine_id}/deactivation", response_model=MachineDeactivated)

@@ -151,6 +151,30 @@ def show(code: str) -> None:
     print_json(lifecycle.lookup_code(node(), parse_scan(code).ui))
 
 
+@code_app.command("request")
+@handles_errors
+def show_request(request_id: int) -> None:
+    """A code request and how many of its codes are issued, expired, cancelled, deactivated."""
+    print_json(lifecycle.get_request(node(), as_issuer(), request_id))
+
+
+@code_app.command("list")
+@handles_errors
+def list_codes(
+    request_id: int,
+    after: Annotated[
+        str | None, typer.Option(help="start after this code (the 'next' of the last page)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="codes per page")] = 1000,
+) -> None:
+    """One page of a request's codes in code order; the next page's --after goes to stderr."""
+    page = lifecycle.code_page(node(), as_issuer(), request_id, after=after, limit=limit)
+    for payload in page.codes:
+        typer.echo(code_text(payload))
+    if page.next_after is not None:
+        err_console.print(f"next: --after {page.next_after}", markup=False, highlight=False)
+
+
 @code_app.command("deactivate")
 @handles_errors
 def deactivate(

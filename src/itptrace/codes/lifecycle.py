@@ -6,11 +6,11 @@ a code's status is derived from its issuance, its request's fate and the clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection
@@ -30,6 +30,9 @@ from itptrace.errors import Conflict, Forbidden, NotFound
 from itptrace.gs1.element import CodePayload
 from itptrace.ledger import service as ledger
 from itptrace.registry.model import parse_enum
+
+PAGE = 10_000  # codes per page unless asked otherwise
+MAX_PAGE = 100_000
 
 
 class CodeState(StrEnum):
@@ -108,6 +111,86 @@ def lookup_code_on(conn: Connection, code: str, now: datetime) -> CodeRecord:
     )
 
 
+@dataclass(frozen=True)
+class CodeRequest:
+    """A code request as stored, with how many of its codes are in each state now."""
+
+    request_id: int
+    kind: str
+    quantity: int
+    operator_id: str
+    facility_id: str
+    machine_id: str | None
+    gtin: str | None
+    product_code: str | None
+    intended_market: str | None
+    route: str | None
+    importer_id: str | None
+    profile: str
+    key_id: str | None
+    requested_at: datetime
+    expires_at: datetime
+    cancelled_at: datetime | None
+    counts: dict[CodeState, int]
+
+
+def state_counts(
+    quantity: int, deactivated: int, *, cancelled: bool, expired: bool
+) -> dict[CodeState, int]:
+    """How many codes of a request are in each state, as ``lookup_code`` would say of each:
+    deactivated first, then the request's cancellation, then its expiry."""
+    rest = quantity - deactivated
+    counts = dict.fromkeys(CodeState, 0)
+    counts[CodeState.DEACTIVATED] = deactivated
+    if cancelled:
+        counts[CodeState.CANCELLED] = rest
+    elif expired:
+        counts[CodeState.EXPIRED] = rest
+    else:
+        counts[CodeState.ISSUED] = rest
+    return counts
+
+
+def get_request(ctx: Context, actor: Actor, request_id: int) -> CodeRequest:
+    """A code request and its counts by state, in one read whatever its size (only to the
+    issuer or the requester)."""
+    with ctx.db.transaction() as conn:
+        row = store.get_request_with_counts(conn, request_id)
+    if row is None:
+        raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
+    with audit.reading(
+        ctx, actor, Permission.ISSUER_REQUEST, subject=str(request_id), operator_id=row.operator_id
+    ):
+        pass  # a refusal is recorded; reading a request's metadata is not a pack-level read
+    expires_at = _aware(row.expires_at)
+    cancelled_at = None if row.cancelled_at is None else _aware(row.cancelled_at)
+    counts = state_counts(
+        row.quantity,
+        row.deactivated,
+        cancelled=cancelled_at is not None,
+        expired=expires_at <= ctx.clock.now(),
+    )
+    return CodeRequest(
+        row.id,
+        row.kind,
+        row.quantity,
+        row.operator_id,
+        row.facility_id,
+        row.machine_id,
+        row.gtin,
+        row.product_code,
+        row.intended_market,
+        row.route,
+        row.importer_id,
+        row.profile,
+        row.key_id,
+        _aware(row.requested_at),
+        expires_at,
+        cancelled_at,
+        counts,
+    )
+
+
 def _request(ctx: Context, request_id: int) -> Any:
     with ctx.db.transaction() as conn:
         row = store.get_request(conn, request_id)
@@ -116,16 +199,30 @@ def _request(ctx: Context, request_id: int) -> Any:
     return row
 
 
-def request_codes(
-    ctx: Context, actor: Actor, request_id: int, start: int = 0, stop: int | None = None
-) -> Iterator[CodePayload]:
-    """The codes of one request from position ``start`` up to ``stop``, as printable
-    payloads (only to the issuer or the requester). The read is audited when it begins,
-    with the number of codes it covers."""
+@dataclass(frozen=True)
+class CodePage:
+    """Codes of a request in code order; ``next_after`` is the last of them when more
+    follow (the ``after`` of the next page), None on the last page."""
+
+    request_id: int
+    codes: list[CodePayload]
+    next_after: str | None
+
+
+def code_page(
+    ctx: Context, actor: Actor, request_id: int, *, after: str | None = None, limit: int = PAGE
+) -> CodePage:
+    """At most ``limit`` printable codes of a request, in code order, after the code ``after``
+    (from the first when None); only to the issuer or the requester. Read by key: a page deep
+    into a large request costs what the first page does."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise IssuerError(
+            f"limit must be between 1 and {MAX_PAGE}, got {limit}",
+            subject="limit",
+            code="bad_limit",
+        )
     row = _request(ctx, request_id)
-    quantity = int(row.quantity)
-    end = quantity if stop is None else min(stop, quantity)
-    shown = {"start": start, "stop": end}
+    shown = {"after": after, "limit": limit}
     with audit.reading(
         ctx,
         actor,
@@ -134,11 +231,24 @@ def request_codes(
         operator_id=row.operator_id,
         details=shown,
     ) as read:
-        read.count = max(end - start, 0)
-    with ctx.db.transaction() as conn:
-        codes = store.iter_request_codes(conn, row.kind, request_id)
-        for code in islice(codes, start, end):
-            yield CodePayload(gtin=row.gtin, ui=code.code, key_id=row.key_id, tag=code.tag)
+        found = store.request_codes_after(read.conn, row.kind, request_id, after, limit + 1)
+        read.count = min(len(found), limit)
+    codes = [
+        CodePayload(gtin=row.gtin, ui=c.code, key_id=row.key_id, tag=c.tag) for c in found[:limit]
+    ]
+    return CodePage(request_id, codes, codes[-1].ui if len(found) > limit else None)
+
+
+def request_codes(ctx: Context, actor: Actor, request_id: int) -> Iterator[CodePayload]:
+    """Every code of one request in code order, as printable payloads (only to the issuer or
+    the requester), read a page at a time: no transaction stays open between pages."""
+    after: str | None = None
+    while True:
+        page = code_page(ctx, actor, request_id, after=after)
+        yield from page.codes
+        if page.next_after is None:
+            return
+        after = page.next_after
 
 
 def cancel_request(ctx: Context, actor: Actor, request_id: int, reason: str) -> None:
@@ -191,6 +301,7 @@ def deactivate_codes(
     ]
     with ctx.db.transaction() as conn:
         store.insert_deactivations(conn, rows)
+        store.add_deactivated(conn, Counter(r.request_id for r in records))
         ledger.record_deactivations(conn, [r.code for r in records], now)
     return len(rows)
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, update
 
 from itptrace.repository.schema import (
     aggregate_uis,
+    code_request_counts,
     code_requests,
     product_codes,
     request_cancellations,
@@ -48,12 +49,43 @@ def get_product_code(conn: Connection, code: str) -> Row[Any] | None:
 
 
 def insert_request(conn: Connection, values: dict[str, Any]) -> int:
+    """The request row and its counts row (nothing deactivated yet); returns the request id."""
     result = conn.execute(insert(code_requests).values(**values).returning(code_requests.c.id))
-    return int(result.scalar_one())
+    request_id = int(result.scalar_one())
+    conn.execute(insert(code_request_counts).values(request_id=request_id, deactivated=0))
+    return request_id
 
 
 def get_request(conn: Connection, request_id: int) -> Row[Any] | None:
     return conn.execute(select(code_requests).where(code_requests.c.id == request_id)).first()
+
+
+def get_request_with_counts(conn: Connection, request_id: int) -> Row[Any] | None:
+    """The request row, when it was cancelled (or None) and how many of its codes are
+    deactivated: three primary-key reads in one statement, whatever the request's size."""
+    counts, cancelled = code_request_counts, request_cancellations
+    query = (
+        select(
+            code_requests,
+            cancelled.c.cancelled_at,
+            func.coalesce(counts.c.deactivated, 0).label("deactivated"),
+        )
+        .outerjoin(cancelled, cancelled.c.request_id == code_requests.c.id)
+        .outerjoin(counts, counts.c.request_id == code_requests.c.id)
+        .where(code_requests.c.id == request_id)
+    )
+    return conn.execute(query).first()
+
+
+def add_deactivated(conn: Connection, per_request: Mapping[int, int]) -> None:
+    """Raise the deactivated count of each request by the codes just deactivated in it."""
+    counts = code_request_counts
+    raise_count = (
+        update(counts)
+        .where(counts.c.request_id == bindparam("rid"))
+        .values(deactivated=counts.c.deactivated + bindparam("n"))
+    )
+    conn.execute(raise_count, [{"rid": rid, "n": n} for rid, n in sorted(per_request.items())])
 
 
 def insert_codes(
@@ -76,10 +108,17 @@ def existing_codes(conn: Connection, kind: str, codes: Sequence[str]) -> set[str
     return found
 
 
-def iter_request_codes(conn: Connection, kind: str, request_id: int) -> Iterator[Row[Any, Any]]:
+def request_codes_after(
+    conn: Connection, kind: str, request_id: int, after: str | None, limit: int
+) -> list[Row[Any]]:
+    """At most ``limit`` (code, tag) rows of a request in code order, after the code
+    ``after`` (from the first when None): one seek in the (request, code) index."""
     table, key = (unit_uis, "ui") if kind == "unit" else (aggregate_uis, "aui")
-    query = select(table.c[key].label("code"), table.c.tag).where(table.c.request_id == request_id)
-    yield from conn.execute(query.order_by(table.c[key]))
+    column = table.c[key]
+    query = select(column.label("code"), table.c.tag).where(table.c.request_id == request_id)
+    if after is not None:
+        query = query.where(column > after)
+    return list(conn.execute(query.order_by(column).limit(limit)))
 
 
 def get_cancellation(conn: Connection, request_id: int) -> Row[Any] | None:

@@ -179,6 +179,16 @@ def add_machine(
     return machine
 
 
+def get_machine(ctx: Context, actor: Actor, machine_id: str) -> Machine:
+    """A machine whether active or not, read by its id (one primary-key lookup)."""
+    authorize(actor, Permission.REGISTRY_READ)
+    with ctx.db.transaction() as conn:
+        machine = store.get_machine(conn, machine_id)
+    if machine is None:
+        raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
+    return machine
+
+
 def require_machine(ctx: Context, machine_id: str, facility_id: str) -> Machine:
     with ctx.db.transaction() as conn:
         machine = store.get_machine(conn, machine_id)

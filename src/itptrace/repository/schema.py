@@ -152,14 +152,15 @@ request_cancellations = Table(
 )
 
 # One row per issued code; the primary key is the uniqueness guarantee: a UI is never
-# issued twice, even after expiry or deactivation.
+# issued twice, even after expiry or deactivation. The request index holds the code too, so
+# a request's codes are read in code order from any code on (keyset pages, migration 0011).
 unit_uis = Table(
     "unit_uis",
     metadata,
     Column("ui", String(50), primary_key=True),
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
-    Index("ix_unit_uis_request", "request_id"),
+    Index("ix_unit_uis_request", "request_id", "ui"),
     sqlite_with_rowid=False,  # one B-tree search per lookup (migration 0010)
 )
 
@@ -169,7 +170,7 @@ aggregate_uis = Table(
     Column("aui", String(100), primary_key=True),
     Column("request_id", ForeignKey("code_requests.id"), nullable=False),
     Column("tag", String(100)),
-    Index("ix_aggregate_uis_request", "request_id"),
+    Index("ix_aggregate_uis_request", "request_id", "aui"),
     sqlite_with_rowid=False,
 )
 
@@ -182,6 +183,21 @@ ui_deactivations = Table(
     Column("detail", String(200), nullable=False),
     Column("deactivated_at", DateTime(timezone=True), nullable=False),
     Column("deactivated_by", String(100), nullable=False),
+)
+
+# What the codes of a request have become, kept as it changes. code_requests and the tables
+# above are append-only, so the one count that moves lives here: how many codes of the request
+# are deactivated, raised in the transaction that records their deactivations. The rest needs
+# no counter: the request row holds its quantity (a request stores exactly that many codes,
+# and its issuance leaf binds both), and a cancelled request's codes are all cancelled but
+# the deactivated ones. Derived state outside the ledger (the deactivations it counts have
+# their leaves); migration 0011 counted it for the requests made before.
+code_request_counts = Table(
+    "code_request_counts",
+    metadata,
+    Column("request_id", ForeignKey("code_requests.id"), primary_key=True, autoincrement=False),
+    Column("deactivated", Integer, nullable=False),
+    CheckConstraint("deactivated >= 0", name="ck_code_request_counts_deactivated"),
 )
 
 # --- ledger ---
