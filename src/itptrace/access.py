@@ -174,7 +174,13 @@ def authorize(
             code="industry_refused",
         )
     if actor.role not in rule.roles:
-        raise Forbidden(f"{actor.name} ({actor.role}) may not {permission}", subject=actor.name)
+        needed = sorted(rule.roles)
+        which = (
+            f"the {needed[0]} role" if len(needed) == 1 else "one of the roles " + ", ".join(needed)
+        )
+        raise Forbidden(
+            f"{permission} needs {which}; {actor.name} has {actor.role}", subject=actor.name
+        )
     if (
         rule.own
         and actor.role is Role.OPERATOR

@@ -68,8 +68,12 @@ def unguard(ctx: Context, table: str) -> None:
         run_sql(ctx, statement)
 
 
+# Ledger entries are read by auditors (and authorities), not by the issuer's staff.
+AUDITOR = Actor("auditor", Role.AUDITOR)
+
+
 def leaf_kinds(ctx: Context, issuer: Actor) -> list[tuple[str, str]]:
-    return [(e.kind, e.ref) for e in ledger.entries(ctx, issuer, 0, 100)]
+    return [(e.kind, e.ref) for e in ledger.entries(ctx, AUDITOR, 0, 100)]
 
 
 # --- leaves for issuance, in the same transaction ---
@@ -97,7 +101,7 @@ def test_issuing_codes_appends_one_issuance_leaf_that_matches_the_stored_request
     assert (kind, fields["count"], fields["quantity"]) == ("issuance", 7, 7)
     assert fields["codes_sha256"] == codes_digest([(c, t) for c, t in pairs])
     assert fields["requested_at"] == "2026-01-05T08:00:00.000000Z"
-    assert ledger.entries(ctx, issuer, 0, 1)[0].leaf_hash == merkle.leaf_hash(data)
+    assert ledger.entries(ctx, AUDITOR, 0, 1)[0].leaf_hash == merkle.leaf_hash(data)
 
 
 def test_a_failing_ledger_append_rolls_back_the_request_and_its_codes(
@@ -133,7 +137,9 @@ def test_deactivations_and_cancellations_are_logged_as_leaves(ctx: Context, issu
     codes = [c.ui for c in lifecycle.request_codes(ctx, issuer, batch.request_id)]
     lifecycle.deactivate_codes(ctx, issuer, codes[:2], "damaged")
     lifecycle.cancel_request(ctx, issuer, batch.request_id, "wrong market")
-    assert leaf_kinds(ctx, issuer) == [
+    kinds = leaf_kinds(ctx, issuer)
+    assert kinds[1][0] == "audit"  # reading the codes is audited, and its record ledgered
+    assert kinds[:1] + kinds[2:] == [
         ("issuance", str(batch.request_id)),
         ("deactivation", codes[0]),
         ("deactivation", codes[1]),
@@ -241,7 +247,7 @@ def test_concurrent_appends_serialise_into_one_consistent_tree(ctx: Context, iss
         thread.start()
     for thread in threads:
         thread.join()
-    found = ledger.entries(ctx, issuer, 0, 100)
+    found = ledger.entries(ctx, AUDITOR, 0, 100)
     assert [e.seq for e in found] == list(range(32))
     assert ledger.tree_head(ctx).root == merkle.root_hash([e.leaf_hash for e in found])
     assert fsck(ctx, issuer, {"synthetic": lambda _conn, ref: f"leaf {ref}".encode()}).ok
@@ -354,11 +360,11 @@ def test_the_latest_checkpoint_is_read_by_a_ledger_reader_and_is_not_found_befor
 ) -> None:
     auditor = Actor("auditor", Role.AUDITOR)
     with pytest.raises(NotFound, match="no checkpoint yet"):
-        ledger.read_latest_checkpoint(ctx, auditor)
+        ledger.read_checkpoint(ctx, auditor)
     made = ledger.make_checkpoint(ctx, issuer)
-    assert ledger.read_latest_checkpoint(ctx, auditor) == made
+    assert ledger.read_checkpoint(ctx, auditor) == made
     with pytest.raises(Forbidden):
-        ledger.read_latest_checkpoint(ctx, Actor("nyota", Role.AUDITOR, tobacco_industry=True))
+        ledger.read_checkpoint(ctx, Actor("nyota", Role.AUDITOR, tobacco_industry=True))
 
 
 # --- append-only tables ---
@@ -416,8 +422,9 @@ def test_fsck_finds_nothing_wrong_with_an_untouched_ledger(ctx: Context, issuer:
     history(ctx, issuer)
     report = fsck(ctx, issuer)
     assert report.ok, [str(p) for p in report.problems]
-    assert (report.size, report.leaves_checked, report.checkpoints_checked) == (4, 4, 1)
-    assert report.nodes_checked == 4 + 2 + 1
+    # issuance x2, the audited read of a code, deactivation, cancellation
+    assert (report.size, report.leaves_checked, report.checkpoints_checked) == (5, 5, 1)
+    assert report.nodes_checked == 5 + 2 + 1
 
 
 def test_fsck_reports_a_code_edited_directly_in_the_database(ctx: Context, issuer: Actor) -> None:
@@ -433,7 +440,7 @@ def test_fsck_reports_a_code_edited_directly_in_the_database(ctx: Context, issue
     problems = fsck(ctx, issuer).problems
     assert [(p.seq, p.kind, p.ref) for p in problems] == [
         (0, "issuance", str(request_id)),
-        (None, "checkpoint", "checkpoint of 4 leaves"),
+        (None, "checkpoint", "checkpoint of 5 leaves"),
         (None, "root", "tree head"),
     ]
     assert "differs from the logged leaf" in str(problems[0])
@@ -442,8 +449,8 @@ def test_fsck_reports_a_code_edited_directly_in_the_database(ctx: Context, issue
 def test_fsck_reports_tampered_nodes_leaf_hashes_and_unknown_kinds(
     ctx: Context, issuer: Actor
 ) -> None:
-    history(ctx, issuer)
-    append_synthetic(ctx, 1, 4)
+    history(ctx, issuer)  # five leaves: seq 3 is the deactivation
+    append_synthetic(ctx, 1, 5)
     for table in ("ledger_nodes", "ledger_leaves"):
         unguard(ctx, table)
     with ctx.db.transaction() as conn:
@@ -458,8 +465,8 @@ def test_fsck_reports_tampered_nodes_leaf_hashes_and_unknown_kinds(
     assert {
         (None, "node", "node (level 0, idx 1)"),
         (None, "node", "node (level 0, idx 3)"),  # rebuilt from the edited leaf hash
-        (3, "cancellation", found_ref(found, 3)),
-        (4, "synthetic", "4"),
+        (3, "deactivation", found_ref(found, 3)),
+        (5, "synthetic", "5"),
     } <= found
 
 
