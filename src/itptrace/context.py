@@ -1,16 +1,21 @@
-"""What every service function receives: the node's database, clock, settings and keys.
+"""The node object: what every service function receives.
 
-Built once by ``bootstrap.build_context``; tests build their own with a fixed clock and a
-throwaway database. Nothing here is created at import time.
+One ``Context`` is one node: its settings, database, clock and issuer key store, and what
+the node owns on top of them: the ledger's leaf sources (``leaf_sources``). It is built by
+``bootstrap.build_node`` and nowhere else; tests build theirs the same way with a fixed
+clock and a throwaway database. Nothing here is created at import time, and no capability
+keeps state of its own in module globals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from itptrace.clock import Clock
 from itptrace.config import Settings
 from itptrace.keys.store import KeyStore
+from itptrace.ledger.sources import LeafSource
 from itptrace.repository.db import Database
 
 
@@ -20,3 +25,5 @@ class Context:
     db: Database
     clock: Clock
     keys: KeyStore
+    # How fsck and audits recompute each kind of ledger leaf from its record.
+    leaf_sources: Mapping[str, LeafSource]
