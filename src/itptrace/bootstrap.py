@@ -1,9 +1,9 @@
 """Composition root: the one place that turns settings into a working node.
 
 ``build_node(settings)`` is the answer to "what is a node": the database (engine and unit
-of work), the clock, the issuer's key store and the ledger's leaf sources, in one
-``Context``. Nothing is built at import time and nothing is registered in module globals:
-two nodes in one process (tests do that) share nothing.
+of work), the clock, the issuer's key store, the caches the node owns and the ledger's leaf
+sources, in one ``Context``. Nothing is built at import time and nothing is registered in
+module globals: two nodes in one process (tests do that) share nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from itptrace.config import Settings, load_settings
 from itptrace.context import Context
 from itptrace.keys.store import KeyStore
 from itptrace.ledger import records, sources
+from itptrace.registry.names import RegistryNames
 from itptrace.repository import migrate as migrations
 from itptrace.repository.db import Database, make_engine
 
@@ -24,11 +25,13 @@ def build_node(settings: Settings | None = None, *, migrate: bool = True) -> Con
     engine = make_engine(settings.database_url)
     if migrate:
         migrations.upgrade(engine)
+    db = Database(engine)
     return Context(
         settings=settings,
-        db=Database(engine),
+        db=db,
         clock=clock_from_setting(settings.clock),
         keys=KeyStore(settings.key_dir),
+        names=RegistryNames(db),
         leaf_sources=sources.leaf_sources(sources.ISSUER_SOURCES, records.RECORD_SOURCES),
     )
 

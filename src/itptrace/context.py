@@ -1,10 +1,12 @@
 """The node object: what every service function receives.
 
 One ``Context`` is one node: its settings, database, clock and issuer key store, and what
-the node owns on top of them: the ledger's leaf sources (``leaf_sources``). It is built by
+the node owns on top of them: the registry names cache (``names``) and the ledger's leaf
+sources (``leaf_sources``). It is built by
 ``bootstrap.build_node`` and nowhere else; tests build theirs the same way with a fixed
 clock and a throwaway database. Nothing here is created at import time, and no capability
-keeps state of its own in module globals.
+keeps state of its own in module globals: caches live here, with the node, and are
+invalidated by the services that change what they hold.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from itptrace.clock import Clock
 from itptrace.config import Settings
 from itptrace.keys.store import KeyStore
 from itptrace.ledger.sources import LeafSource
+from itptrace.registry.names import RegistryNames
 from itptrace.repository.db import Database
 
 
@@ -25,5 +28,7 @@ class Context:
     db: Database
     clock: Clock
     keys: KeyStore
+    # Facility, operator and product names for hot readers; registry writes invalidate it.
+    names: RegistryNames
     # How fsck and audits recompute each kind of ledger leaf from its record.
     leaf_sources: Mapping[str, LeafSource]
