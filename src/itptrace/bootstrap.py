@@ -9,6 +9,7 @@ module globals: two nodes in one process (tests do that) share nothing.
 from __future__ import annotations
 
 from itptrace.clock import clock_from_setting
+from itptrace.codes.keyset import PublishedKeys
 from itptrace.config import Settings, load_settings
 from itptrace.context import Context
 from itptrace.keys.store import KeyStore
@@ -26,12 +27,14 @@ def build_node(settings: Settings | None = None, *, migrate: bool = True) -> Con
     if migrate:
         migrations.upgrade(engine)
     db = Database(engine)
+    keys = KeyStore(settings.key_dir)
     return Context(
         settings=settings,
         db=db,
         clock=clock_from_setting(settings.clock),
-        keys=KeyStore(settings.key_dir),
+        keys=keys,
         names=RegistryNames(db),
+        public_keys=PublishedKeys(settings, keys),
         leaf_sources=sources.leaf_sources(sources.ISSUER_SOURCES, records.RECORD_SOURCES),
     )
 

@@ -1,8 +1,8 @@
 """The node object: what every service function receives.
 
 One ``Context`` is one node: its settings, database, clock and issuer key store, and what
-the node owns on top of them: the registry names cache (``names``) and the ledger's leaf
-sources (``leaf_sources``). It is built by
+the node owns on top of them: the registry names cache (``names``), the parsed public key
+set (``public_keys``) and the ledger's leaf sources (``leaf_sources``). It is built by
 ``bootstrap.build_node`` and nowhere else; tests build theirs the same way with a fixed
 clock and a throwaway database. Nothing here is created at import time, and no capability
 keeps state of its own in module globals: caches live here, with the node, and are
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from itptrace.clock import Clock
+from itptrace.codes.keyset import PublishedKeys
 from itptrace.config import Settings
 from itptrace.keys.store import KeyStore
 from itptrace.ledger.sources import LeafSource
@@ -30,5 +31,7 @@ class Context:
     keys: KeyStore
     # Facility, operator and product names for hot readers; registry writes invalidate it.
     names: RegistryNames
+    # The issuer's public key set, parsed once per key-ring change.
+    public_keys: PublishedKeys
     # How fsck and audits recompute each kind of ledger leaf from its record.
     leaf_sources: Mapping[str, LeafSource]

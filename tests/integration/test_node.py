@@ -17,9 +17,15 @@ from itptrace.access import Actor, Role, local_issuer
 from itptrace.bootstrap import build_node
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
+from itptrace.codes.keyset import PublishedKeys
+from itptrace.codes.offline import PublicKeySet
 from itptrace.context import Context
 from itptrace.gs1.element import to_raw
+from itptrace.keys.store import KeyStore
 from itptrace.registry import service as registry
+from itptrace.registry.names import RegistryNames
+from itptrace.repository.db import Database
+from itptrace.verify.facts import public_keyset
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verification
 from itptrace.verify.rules import AUTH_FAILURES
 from itptrace.verify.service import verify
@@ -56,13 +62,21 @@ def test_importing_the_node_and_its_doors_creates_no_database_and_no_keys(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_build_node_holds_the_database_clock_keys_caches_and_leaf_sources(ctx: Context) -> None:
+    assert isinstance(ctx.db, Database) and isinstance(ctx.keys, KeyStore)
+    assert isinstance(ctx.names, RegistryNames) and isinstance(ctx.public_keys, PublishedKeys)
+    assert set(ctx.leaf_sources) == {"issuance", "cancellation", "deactivation", "event", "audit"}
+    assert ctx.clock.now().isoformat() == "2026-01-05T08:00:00+00:00"
+
+
 def test_two_nodes_on_one_database_share_no_cache(ctx: Context) -> None:
     other = build_node(ctx.settings)
     try:
         world = build_world(ctx)
         scan(ctx, issue_one(ctx, world))
         assert len(ctx.names) > 0
-        assert len(other.names) == 0 and other.names is not ctx.names
+        assert len(other.names) == 0 and other.public_keys.parses == 0
+        assert other.names is not ctx.names and other.public_keys is not ctx.public_keys
     finally:
         other.db.dispose()
 
@@ -127,3 +141,41 @@ def test_a_facility_not_found_by_one_read_is_found_once_registered(ctx: Context)
             {"o": world.maker.id, "t": True, "now": ctx.clock.now()},
         )
     assert ctx.names.facility("KET01FLATER1") == ("KE", "Late")
+
+
+def test_the_public_key_set_is_parsed_once_per_key_ring_change(ctx: Context) -> None:
+    world = build_world(ctx)
+    code = issue_one(ctx, world)
+    for _ in range(3):
+        scan(ctx, code)
+    assert ctx.public_keys.parses == 1
+    assert public_keyset(ctx) is public_keyset(ctx)
+
+
+def test_the_cached_key_set_is_the_exported_one(ctx: Context) -> None:
+    issuer.rotate_key(ctx, local_issuer())
+    assert public_keyset(ctx) == PublicKeySet.from_json(lifecycle.export_public_keys(ctx))
+
+
+def test_a_rotated_key_is_seen_by_the_next_verification_at_once(ctx: Context) -> None:
+    world = build_world(ctx)
+    old = issue_one(ctx, world)
+    assert authentication_failures(scan(ctx, old)) == set()
+    rotated = issuer.rotate_key(ctx, local_issuer())
+    new = issue_one(ctx, world)
+    assert rotated.kid in new
+    assert authentication_failures(scan(ctx, new)) == set()
+    assert authentication_failures(scan(ctx, old)) == set()  # the retired key still verifies
+    assert ctx.public_keys.parses == 2
+
+
+def test_a_key_rotated_by_another_process_is_seen_at_once(ctx: Context) -> None:
+    world = build_world(ctx)
+    scan(ctx, issue_one(ctx, world))
+    # Another process has a key store of its own on the same directory.
+    made = KeyStore(ctx.settings.key_dir).generate(ctx.clock.now())
+    assert ctx.keys.active_kid() == made.kid
+    new = issue_one(ctx, world)
+    assert made.kid in new
+    assert authentication_failures(scan(ctx, new)) == set()
+    assert made.kid in public_keyset(ctx).keys

@@ -5,7 +5,8 @@ The issuer's record and the pack's place come from the codes and queries service
 pack's events (its own and its containers' while inside) and earlier sightings from this
 capability's store in one transaction, reading dispatch details only when the pack is off
 its market (they are large). Registry names and countries come from the node's names cache
-(``ctx.names``). Nothing here decides: ``rules.judge`` does.
+(``ctx.names``) and the public keys from its parsed key set (``ctx.public_keys``). Nothing
+here decides: ``rules.judge`` does.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from itptrace.verify.rules import MOVEMENT_KINDS, Authentication, Facts, IssuedC
 
 
 def public_keyset(ctx: Context) -> PublicKeySet:
-    """The node's own published verification material (no secrets)."""
-    return PublicKeySet.from_json(lifecycle.export_public_keys(ctx))
+    """The node's own published verification material (no secrets), parsed once per
+    key-ring change (``ctx.public_keys``)."""
+    return ctx.public_keys.keyset()
 
 
 def authenticate(scan: ScanInput, keyset: PublicKeySet) -> Authentication:
