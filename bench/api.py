@@ -36,7 +36,7 @@ from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.auth import service as auth  # noqa: E402
-from itptrace.bootstrap import build_context  # noqa: E402
+from itptrace.bootstrap import build_node  # noqa: E402
 from itptrace.capture import jobs  # noqa: E402
 from itptrace.capture.model import MessageType, TraceEvent  # noqa: E402
 from itptrace.capture.native import message_to_json  # noqa: E402
@@ -139,7 +139,7 @@ def measure(database_url: str, workdir: Path, seconds: float) -> tuple[Cells, Ce
     settings = Settings(
         database_url=database_url, key_dir=workdir / "keys", country="KE", issuer_code="KET01"
     )
-    ctx = build_context(settings)
+    ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
     run = run_supply_chain(ctx, lambda _line: None)

@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.config import SettingsError
 from itptrace.context import Context
 from itptrace.errors import DomainError
@@ -47,9 +47,14 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def node() -> Context:
-    """The node this command works on, from ITPTRACE_* settings (schema brought up to date)."""
-    return build_context()
+def node(*, migrate: bool = False) -> Context:
+    """The node this command works on, from ITPTRACE_* settings.
+
+    Only ``init``, ``db upgrade`` and ``serve --migrate`` pass ``migrate``; any other
+    command on a missing, empty or older database stops with one line naming the command
+    to run, and creates nothing.
+    """
+    return build_node(migrate=migrate)
 
 
 def _plain(value: Any) -> Any:

@@ -16,13 +16,21 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="process queued capture jobs")
     ] = True,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="bring the database schema up to date first (safe with several node "
+            "processes starting at once); without it an older schema refuses to start",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API on HOST:PORT until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
     import uvicorn
 
     from itptrace.api.app import create_app
 
-    app = create_app(node(), start_worker=worker)
+    app = create_app(node(migrate=migrate), start_worker=worker)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
