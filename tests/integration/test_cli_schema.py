@@ -124,6 +124,15 @@ def test_a_command_on_a_database_without_a_schema_names_init(
     assert revision(blank_url) is None
 
 
+def test_a_command_on_a_database_that_cannot_be_opened_says_so_in_one_line(
+    pg_admin_url: str, tmp_path: Path
+) -> None:
+    url = f"{pg_admin_url}/nosuch{uuid.uuid4().hex[:8]}"
+    code, output = run(env_for(url, tmp_path), "trace", "KET01X")
+    assert code == 1 and len(output.strip().splitlines()) == 1, output
+    assert output.startswith("error: cannot open the database postgresql") and "nosuch" in output
+
+
 @pytest.mark.parametrize("command", SOME_COMMANDS, ids=lambda c: " ".join(c[:2]))
 def test_a_command_on_an_older_schema_names_db_upgrade_and_changes_nothing(
     command: tuple[str, ...], blank_url: str, tmp_path: Path, no_serving: list[Any]
