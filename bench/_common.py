@@ -25,19 +25,20 @@ def scratch(prefix: str) -> Path:
 def bench_node(workdir: Path, clock: str = "system") -> Context:
     """A fresh SQLite node in ``workdir`` with its Party recorded and a signing key."""
     from itptrace.access import local_issuer
-    from itptrace.bootstrap import build_context
+    from itptrace.bootstrap import build_node
     from itptrace.codes import service as issuer
     from itptrace.config import Settings
     from itptrace.registry import service as registry
 
-    ctx = build_context(
+    ctx = build_node(
         Settings(
             database_url=f"sqlite:///{workdir / 'bench.db'}",
             key_dir=workdir / "keys",
             clock=clock,
             country="KE",
             issuer_code="KET01",
-        )
+        ),
+        migrate=True,
     )
     registry.init_party(ctx)
     issuer.ensure_signing_key(ctx, local_issuer())

@@ -51,7 +51,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.auth import service as auth  # noqa: E402
-from itptrace.bootstrap import build_context  # noqa: E402
+from itptrace.bootstrap import build_node  # noqa: E402
 from itptrace.codes import lifecycle  # noqa: E402
 from itptrace.codes.model import random_serials, signed_message, unit_ui  # noqa: E402
 from itptrace.codes.service import ensure_signing_key  # noqa: E402
@@ -264,7 +264,7 @@ def build(database_url: str, workdir: Path) -> tuple[Context, Settings]:
     settings = Settings(
         database_url=database_url, key_dir=workdir / "keys", country="KE", issuer_code="KET01"
     )
-    ctx = build_context(settings)
+    ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
     return ctx, settings

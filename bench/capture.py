@@ -32,7 +32,7 @@ from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 
 from _common import report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
-from itptrace.bootstrap import build_context  # noqa: E402
+from itptrace.bootstrap import build_node  # noqa: E402
 from itptrace.capture.model import TraceEvent  # noqa: E402
 from itptrace.capture.service import capture  # noqa: E402
 from itptrace.codes import lifecycle  # noqa: E402
@@ -70,7 +70,7 @@ def prepare(url: str, workdir: Path, packs: int) -> Site:
     settings = Settings(database_url=url, key_dir=workdir / "keys", country="KE",
                         issuer_code="KET01", clock="2026-01-05T08:00:00+00:00",
                         default_profile="eu")  # fmt: skip
-    ctx, actor = build_context(settings), local_issuer()
+    ctx, actor = build_node(settings, migrate=True), local_issuer()
     registry.init_party(ctx)
     add = registry.add_operator
     maker = add(ctx, actor, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True)

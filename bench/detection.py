@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import parse_args, report, scratch, timed
 from itptrace.access import local_issuer
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.codes.service import ensure_signing_key
 from itptrace.config import Settings
 from itptrace.registry.service import init_party
@@ -28,14 +28,15 @@ def main() -> None:
     args = parse_args(__doc__ or "")
     legitimate, cartons, clones = (500, 120, 10) if args.quick else (2_400, 400, 25)
     workdir = scratch("itptrace-bench-detection-")
-    ctx = build_context(
+    ctx = build_node(
         Settings(
             database_url=f"sqlite:///{workdir / 'bench.db'}",
             key_dir=workdir / "keys",
             clock="2026-01-05T08:00:00+00:00",
             country="KE",
             issuer_code="KET01",
-        )
+        ),
+        migrate=True,
     )
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())

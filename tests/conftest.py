@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from itptrace.access import Actor, local_issuer
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.codes.service import ensure_signing_key
 from itptrace.config import Settings
 from itptrace.context import Context
@@ -75,7 +75,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
 @pytest.fixture
 def ctx(database_url: str, tmp_path: Path) -> Iterator[Context]:
     """A migrated node with its Party recorded and a signing key, on either database."""
-    context = build_context(make_settings(database_url, tmp_path))
+    context = build_node(make_settings(database_url, tmp_path), migrate=True)
     init_party(context)
     ensure_signing_key(context, local_issuer())
     yield context

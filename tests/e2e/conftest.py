@@ -24,7 +24,7 @@ import pytest
 
 from itptrace.access import local_issuer
 from itptrace.auth import service as auth
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.capture.model import TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.codes.service import ensure_signing_key
@@ -125,7 +125,7 @@ def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """A migrated node with a Party, a signing key and staff users, served over HTTP."""
     workdir = tmp_path_factory.mktemp("node")
     settings = make_settings(database_url, workdir, clock="system")
-    ctx = build_context(settings)
+    ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
     served = Node(settings, workdir, ctx)

@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from itptrace.access import local_issuer
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.cli import verify as verify_cli
 from itptrace.codes import lifecycle
 from itptrace.codes.service import ensure_signing_key
@@ -43,7 +43,7 @@ class Cli:
 @pytest.fixture
 def setup(database_url: str, tmp_path: Path) -> tuple[Cli, dict[str, str]]:
     settings = make_settings(database_url, tmp_path)
-    ctx = build_context(settings)
+    ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
     run = run_supply_chain(ctx, lambda _text: None)

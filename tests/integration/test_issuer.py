@@ -185,11 +185,11 @@ def test_the_guess_probability_limit_refuses_an_over_large_total(
     database_url: str, tmp_path: Path
 ) -> None:
     from itptrace.access import local_issuer
-    from itptrace.bootstrap import build_context
+    from itptrace.bootstrap import build_node
     from itptrace.registry.service import init_party
     from tests.conftest import make_settings
 
-    small = build_context(make_settings(database_url, tmp_path, serial_length=4))
+    small = build_node(make_settings(database_url, tmp_path, serial_length=4), migrate=True)
     init_party(small)
     issuer_service.ensure_signing_key(small, local_issuer())
     world = build_world(small)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -474,9 +475,7 @@ def found_ref(found: set[tuple[int | None, str, str]], seq: int) -> str:
     return next(ref for s, _, ref in found if s == seq)
 
 
-def test_fsck_uses_the_registered_source_of_a_new_kind(
-    ctx: Context, issuer: Actor, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fsck_uses_the_node_source_of_a_new_kind(ctx: Context, issuer: Actor) -> None:
     append_synthetic(ctx, 3)
     assert [p.problem for p in fsck(ctx, issuer).problems] == [
         "no fsck source for kind 'synthetic'"
@@ -485,9 +484,20 @@ def test_fsck_uses_the_registered_source_of_a_new_kind(
     def synthetic(_conn: Any, ref: str) -> bytes:
         return f"leaf {ref}".encode()
 
-    monkeypatch.setattr(sources, "_SOURCES", sources.leaf_sources())  # undone after the test
-    sources.register_leaf_source("synthetic", synthetic)
-    assert fsck(ctx, issuer).ok
+    node = replace(
+        ctx, leaf_sources=sources.leaf_sources(ctx.leaf_sources, {"synthetic": synthetic})
+    )
+    assert fsck(node, issuer).ok
+    assert fsck(ctx, issuer, {**ctx.leaf_sources, "synthetic": synthetic}).ok
+    assert "synthetic" not in ctx.leaf_sources  # the other node is untouched
+
+
+def test_the_leaf_sources_are_a_read_only_value_of_the_node(ctx: Context) -> None:
+    assert set(ctx.leaf_sources) == {"issuance", "cancellation", "deactivation", "event", "audit"}
+    with pytest.raises(TypeError):
+        ctx.leaf_sources["synthetic"] = lambda _conn, _ref: None  # type: ignore[index]
+    with pytest.raises(ValueError, match="not a ledger record kind"):
+        sources.leaf_sources({"Not A Kind": lambda _conn, _ref: None})
 
 
 def test_reading_ledger_nodes_by_key_searches_the_primary_key_instead_of_scanning(

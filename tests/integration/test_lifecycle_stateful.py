@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from itptrace.access import Actor, local_authority, local_issuer
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.capture.model import TraceEvent
 from itptrace.codes.service import ensure_signing_key
 from itptrace.context import Context
@@ -74,7 +74,7 @@ class Seed:
 
 
 def seeded(url: str, tmp: Path) -> Chain:
-    ctx = build_context(make_settings(url, tmp))
+    ctx = build_node(make_settings(url, tmp), migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
     chain = build_chain(ctx, packs=30, cartons=8, cases=4)
@@ -133,7 +133,7 @@ class Lifecycle(RuleBasedStateMachine):
         super().__init__()
         Lifecycle.runs = self.run = Lifecycle.runs + 1
         url = self.seed.copy(self.run)
-        self.ctx = build_context(make_settings(url, self.seed.tmp), migrate_schema=False)
+        self.ctx = build_node(make_settings(url, self.seed.tmp))
         self.c = replace(self.seed.chain, ctx=self.ctx, msg=Messages(f"R{self.run}"))
         w = self.c.world
         self.plant, self.depot = w.plant.id, w.depot.id

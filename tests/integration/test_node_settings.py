@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from itptrace.access import local_issuer
 from itptrace.api.app import create_app
 from itptrace.auth import service as auth
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.codes.service import ensure_signing_key
 from itptrace.context import Context
 from itptrace.ledger import service as ledger
@@ -29,8 +29,9 @@ def test_the_checkpointer_signs_only_when_the_log_has_grown(ctx: Context) -> Non
 
 
 def test_authority_queries_need_a_purpose_when_the_node_requires_one(tmp_path: Path) -> None:
-    ctx = build_context(
-        make_settings(f"sqlite:///{tmp_path / 'p.db'}", tmp_path, require_purpose=True)
+    ctx = build_node(
+        make_settings(f"sqlite:///{tmp_path / 'p.db'}", tmp_path, require_purpose=True),
+        migrate=True,
     )
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())

@@ -18,7 +18,7 @@ from itptrace.gs1.element import CodePayload, to_raw
 from itptrace.repository.schema import scans as scans_table
 from itptrace.sim.scenario import ChainRun, run_supply_chain
 from itptrace.verify import exchange, queue
-from itptrace.verify.bundle import BundleError, load_bundle, verify_offline_bundle
+from itptrace.verify.bundle import BundleCache, BundleError, load_bundle, verify_offline_bundle
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verdict
 
 INSPECTOR = Actor("inspector-otieno", Role.INSPECTOR)
@@ -107,6 +107,19 @@ def test_an_expired_damaged_or_untrusted_bundle_is_refused(
     (bundle / "bundle.json").write_text(later)
     with pytest.raises(BundleError, match="signature"):
         load_bundle(bundle, now)
+
+
+def test_a_bundle_cache_keeps_a_loaded_bundle_until_its_files_change(
+    ctx: Context, run: ChainRun, bundle: Path
+) -> None:
+    now, cache = ctx.clock.now(), BundleCache()
+    first = load_bundle(bundle, now, cache=cache)
+    assert load_bundle(bundle, now, cache=cache) is first
+    assert load_bundle(bundle, now) is not first  # no cache: loaded and checked again
+    lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[2]], "lost")
+    exchange.export_offline_bundle(ctx, INSPECTOR, bundle)  # a newer bundle, same folder
+    newer = load_bundle(bundle, now, cache=cache)
+    assert newer is not first and "lost" in newer.filters and "lost" not in first.filters
 
 
 def test_offline_scans_are_uploaded_once_none_lost_none_doubled(

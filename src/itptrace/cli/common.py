@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from itptrace.access import Actor, Door, Role
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.config import SettingsError
 from itptrace.context import Context
 from itptrace.errors import DomainError
@@ -91,9 +91,14 @@ def as_authority() -> Actor:
     return Actor(_console_name(), Role.AUTHORITY, door=Door.CLI).stating(*_stated())
 
 
-def node() -> Context:
-    """The node this command works on, from ITPTRACE_* settings (schema brought up to date)."""
-    return build_context()
+def node(*, migrate: bool = False) -> Context:
+    """The node this command works on, from ITPTRACE_* settings.
+
+    Only ``init``, ``db upgrade`` and ``serve --migrate`` pass ``migrate``; any other
+    command on a missing, empty or older database stops with one line naming the command
+    to run, and creates nothing.
+    """
+    return build_node(migrate=migrate)
 
 
 def _plain(value: Any) -> Any:

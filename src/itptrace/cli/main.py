@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from itptrace.cli import auth, capture, codes, demo, epcis, ledger, registry
+from itptrace.cli import auth, capture, codes, db, demo, epcis, ledger, registry
 from itptrace.cli import verify as verify_cli
 from itptrace.cli.common import Statement, as_issuer, console, handles_errors, node
 from itptrace.cli.serve import serve
@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
 app.add_typer(codes.code_app, name="code")
 app.add_typer(codes.keys_app, name="keys")
@@ -54,7 +55,7 @@ def init(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
 ) -> None:
     """Create or upgrade the database, record the Party and make the first signing key."""
-    ctx = node()
+    ctx = node(migrate=True)
     party = init_party(ctx)
     key = ensure_signing_key(ctx, as_issuer())
     if not quiet:

@@ -44,9 +44,9 @@ def worker_app() -> FastAPI:
     and runs the capture worker and checkpoints (``itptrace.api.app.Background``).
     """
     from itptrace.api.app import create_app
-    from itptrace.bootstrap import build_context
+    from itptrace.bootstrap import build_node
 
-    ctx = build_context(migrate_schema=False)
+    ctx = build_node()
     return create_app(ctx, start_worker=False, worker_in_supervisor=True)
 
 
@@ -60,6 +60,14 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="HTTP processes (one capture worker in all)")
     ] = 1,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="bring the database schema up to date first (safe with several node "
+            "processes starting at once); without it an older schema refuses to start",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API on HOST:PORT until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
     import uvicorn
@@ -67,7 +75,7 @@ def serve(
     from itptrace.api.app import Background, create_app
 
     _check_port(host, port)
-    ctx = node()
+    ctx = node(migrate=migrate)
     if workers == 1:
         app = create_app(ctx, start_worker=worker)
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -18,13 +18,12 @@ from sqlalchemy import Connection
 from itptrace.access import Actor, Permission, allowed, authorize
 from itptrace.auth import audit
 from itptrace.codes import store
+from itptrace.codes.keyset import public_keys_document
 from itptrace.codes.model import (
-    PRODUCT_CODE_LENGTH,
     DeactivationReason,
     IssuerError,
     add_working_days,
 )
-from itptrace.codes.offline import KEYSET_FORMAT
 from itptrace.context import Context
 from itptrace.errors import Conflict, Forbidden, NotFound
 from itptrace.gs1.element import CodePayload
@@ -308,22 +307,4 @@ def deactivate_codes(
 
 def export_public_keys(ctx: Context) -> dict[str, Any]:
     """The public verification material: keys, key ids and the UI layout. No secrets."""
-    return {
-        "format": KEYSET_FORMAT,
-        "country": ctx.settings.country,
-        "issuer_code": ctx.settings.issuer_code,
-        "serial_length": ctx.settings.serial_length,
-        "product_code_length": PRODUCT_CODE_LENGTH,
-        "exported_at": ctx.clock.now().isoformat(),
-        "keys": [
-            {
-                "kid": k.kid,
-                "alg": "Ed25519",
-                "public_key": k.public_key,
-                "status": k.status,
-                "created_at": k.created_at,
-                "retired_at": k.retired_at,
-            }
-            for k in ctx.keys.keys()
-        ],
-    }
+    return public_keys_document(ctx.settings, ctx.keys.keys(), ctx.clock.now())

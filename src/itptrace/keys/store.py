@@ -4,6 +4,13 @@ Private keys live in the key directory as PKCS#8 PEM files with mode 0600 (the d
 0700), never in the database and never in logs. ``keyring.json`` beside them lists every
 key id with its public key and whether it is active or retired; retired keys stay listed so
 codes signed with them keep verifying after a rotation.
+
+The key ring is read from disk only when it has changed: ``stamp()`` is one ``stat`` of
+``keyring.json`` (inode, size, modification and change times), and the parsed ring is kept
+until the stamp differs. A key made by this store updates the stamp at once; a key made by
+another process (``itptrace keys rotate`` beside a running ``serve``) is seen at the next
+read, because every write replaces the file (``os.replace``: a new inode, and the ring only
+grows, so the size changes too even within one tick of a coarse file-system clock).
 """
 
 from __future__ import annotations
@@ -34,20 +41,42 @@ class KeyInfo:
         return "retired" if self.retired_at else "active"
 
 
+# What identifies one version of the key ring file; None when there is no ring yet.
+RingStamp = tuple[int, int, int, int] | None
+
+
 class KeyStore:
     """File-backed keyring of the ID issuer."""
 
     def __init__(self, directory: Path):
         self.directory = directory
+        # The ring as last read and the stamp of the file it was read from.
+        self._cached: tuple[RingStamp, dict[str, Any]] | None = None
 
     @property
     def _ring_path(self) -> Path:
         return self.directory / "keyring.json"
 
+    def stamp(self) -> RingStamp:
+        """A cheap fingerprint of the ring file (one ``stat``): it changes with every write."""
+        try:
+            found = os.stat(self._ring_path)
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
     def _read_ring(self) -> dict[str, Any]:
-        if not self._ring_path.exists():
-            return {"active": None, "keys": []}
-        data: dict[str, Any] = json.loads(self._ring_path.read_text())
+        """The ring, parsed again only when the file changed; callers must not mutate it."""
+        stamp = self.stamp()
+        cached = self._cached
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data: dict[str, Any] = (
+            {"active": None, "keys": []}
+            if stamp is None
+            else json.loads(self._ring_path.read_text())
+        )
+        self._cached = (stamp, data)
         return data
 
     def _write_atomically(self, path: Path, data: bytes, mode: int) -> None:
@@ -93,7 +122,7 @@ class KeyStore:
             serialization.NoEncryption(),
         )
         self._write_atomically(self.directory / f"{kid}.key", pem, 0o600)
-        ring = self._read_ring()
+        ring = json.loads(json.dumps(self._read_ring()))  # a copy: the cached ring stays as read
         stamp = now.isoformat()
         for entry in ring["keys"]:
             if entry["retired_at"] is None:
@@ -102,4 +131,5 @@ class KeyStore:
         ring["keys"].append(info.__dict__)
         ring["active"] = kid
         self._write_atomically(self._ring_path, json.dumps(ring, indent=2).encode(), 0o600)
+        self._cached = None  # read back (and stamped) on next use
         return info

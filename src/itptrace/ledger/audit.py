@@ -6,17 +6,19 @@ auditor brings, the node only supplies proofs, and the RFC 9162 verifiers decide
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
-from itptrace.ledger import log, sources, store
+from itptrace.ledger import log, store
 from itptrace.ledger.checkpoint import Checkpoint, verify_with_any
 from itptrace.ledger.merkle import leaf_hash, verify_inclusion
 from itptrace.ledger.model import LedgerEntry, LedgerError, LedgerForked
 from itptrace.ledger.service import entry_of
+from itptrace.ledger.sources import LeafSource
 
 
 def _leaf(conn: Connection, seq: int) -> LedgerEntry:
@@ -82,15 +84,17 @@ def audit(ctx: Context, old_note: str, vkeys: list[str], seq: int | None = None)
         if old.origin != new.origin:
             raise LedgerForked(f"the checkpoints name different logs: {old.origin}, {new.origin}")
         log.check_extends(conn, old, new)
-        entry = None if seq is None else _audit_leaf(conn, seq, new)
+        entry = None if seq is None else _audit_leaf(conn, seq, new, ctx.leaf_sources)
     return AuditResult(new.origin, old.size, new.size, new.root, entry)
 
 
-def _audit_leaf(conn: Connection, seq: int, head: Checkpoint) -> LedgerEntry:
+def _audit_leaf(
+    conn: Connection, seq: int, head: Checkpoint, leaf_sources: Mapping[str, LeafSource]
+) -> LedgerEntry:
     if not 0 <= seq < head.size:
         raise LedgerError(f"leaf {seq} is not in the checkpoint of {head.size} leaves")
     entry = _leaf(conn, seq)
-    source = sources.leaf_sources().get(entry.kind)
+    source = leaf_sources.get(entry.kind)
     data = None if source is None else source(conn, entry.ref)
     if data is None or leaf_hash(data) != entry.leaf_hash:
         raise LedgerForked(f"leaf {seq} ({entry.kind} {entry.ref}) differs from its record")

@@ -104,10 +104,10 @@ def fsck(
 ) -> FsckReport:
     """Check the whole ledger against the records; see the module docstring.
 
-    ``leaf_sources`` defaults to every registered source (``sources.leaf_sources()``).
+    ``leaf_sources`` defaults to the node's sources (``ctx.leaf_sources``).
     """
     authorize(actor, Permission.LEDGER_CHECK)
-    chosen = sources.leaf_sources() if leaf_sources is None else dict(leaf_sources)
+    chosen = ctx.leaf_sources if leaf_sources is None else leaf_sources
     vkeys = verifier_keys(ctx)
     with ctx.db.transaction() as conn:
         # Leaves appended while this runs lie beyond ``size`` and are left for the next run.

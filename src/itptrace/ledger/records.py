@@ -11,13 +11,14 @@ import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from itptrace.ledger.encoding import encode_flat_record, encode_record, lines_digest, rfc3339
 from itptrace.ledger.log import append
-from itptrace.ledger.sources import register_leaf_source
+from itptrace.ledger.sources import LeafSource
 from itptrace.repository.schema import audit_log, events
 
 EVENT = "event"
@@ -122,7 +123,7 @@ def audit_leaf(conn: Connection, ref: str) -> bytes | None:
     return encode_record(AUDIT, {n: row._mapping[n] for n in AUDIT_FIELDS}) if row else None
 
 
-def register() -> None:
-    """Teach fsck the event and audit kinds (called by the composition root)."""
-    register_leaf_source(EVENT, stored_event_leaf)
-    register_leaf_source(AUDIT, audit_leaf)
+# How fsck recomputes event and audit leaves; the composition root adds these to the node.
+RECORD_SOURCES: Mapping[str, LeafSource] = MappingProxyType(
+    {EVENT: stored_event_leaf, AUDIT: audit_leaf}
+)

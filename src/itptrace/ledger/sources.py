@@ -5,14 +5,18 @@ A *leaf source* is ``source(conn, ref) -> bytes | None``: the leaf data of the r
 The same function makes the leaf when the record is written and remakes it in ``fsck``,
 so the two can only disagree if the stored record changed.
 
-Kinds registered here: ``issuance`` (ref = code request id), ``cancellation`` (ref =
-request id) and ``deactivation`` (ref = the deactivated UI). Other capabilities add theirs
-with :func:`register_leaf_source` from the composition root.
+The issuer's kinds are defined here: ``issuance`` (ref = code request id),
+``cancellation`` (ref = request id) and ``deactivation`` (ref = the deactivated UI). Other
+capabilities define theirs next to their records (``records.py``: events and audit). There
+is no registry to add to: the composition root puts the node's sources together with
+:func:`leaf_sources` into one read-only mapping held by the node (``ctx.leaf_sources``),
+which ``fsck`` and the auditor's leaf check read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, literal, select
@@ -111,19 +115,24 @@ def deactivation_leaf(conn: Connection, ref: str) -> bytes | None:
     return found[0][1] if found else None
 
 
-_SOURCES: dict[str, LeafSource] = {
-    ISSUANCE: issuance_leaf,
-    CANCELLATION: cancellation_leaf,
-    DEACTIVATION: deactivation_leaf,
-}
+ISSUER_SOURCES: Mapping[str, LeafSource] = MappingProxyType(
+    {
+        ISSUANCE: issuance_leaf,
+        CANCELLATION: cancellation_leaf,
+        DEACTIVATION: deactivation_leaf,
+    }
+)
 
 
-def register_leaf_source(kind: str, source: LeafSource) -> None:
-    """Teach ``fsck`` how to recompute leaves of ``kind``; re-registering replaces it."""
-    encode_record(kind, {})  # validates the kind's spelling
-    _SOURCES[kind] = source
+def leaf_sources(*groups: Mapping[str, LeafSource]) -> Mapping[str, LeafSource]:
+    """One read-only mapping of kind to source from ``groups`` (later groups win).
 
-
-def leaf_sources() -> dict[str, LeafSource]:
-    """A copy of the registered sources, by kind."""
-    return dict(_SOURCES)
+    Every kind's spelling is checked here, when the node is built, not when fsck first
+    meets a leaf of that kind.
+    """
+    merged: dict[str, LeafSource] = {}
+    for group in groups:
+        for kind, source in group.items():
+            encode_record(kind, {})  # validates the kind's spelling
+            merged[kind] = source
+    return MappingProxyType(merged)

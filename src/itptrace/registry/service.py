@@ -2,7 +2,9 @@
 
 Identifiers of operators (E), facilities (F) and machines (M) are issued here, by the ID
 issuer, as the issuer code + a kind letter + 6 random characters. Registration is the
-issuer's job (EU 2018/574 Art. 14-19); refused input stores nothing.
+issuer's job (EU 2018/574 Art. 14-19); refused input stores nothing. Every write calls
+``ctx.names.invalidate()`` once its transaction has committed, so the node's cache of
+registry names (read by verification) never outlives the row it was read from.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def add_operator(
     )
     with ctx.db.transaction() as conn:
         store.insert_operator(conn, operator, ctx.clock.now())
+    ctx.names.invalidate()
     return operator
 
 
@@ -106,6 +109,7 @@ def deactivate_operator(ctx: Context, actor: Actor, operator_id: str) -> tuple[i
         if store.get_operator(conn, operator_id) is None:
             raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
         counts = store.deactivate_operator(conn, operator_id, ctx.clock.now())
+    ctx.names.invalidate()
     if counts is None:
         raise _already_deactivated("economic operator", operator_id)
     return counts
@@ -133,6 +137,7 @@ def add_facility(
     )
     with ctx.db.transaction() as conn:
         store.insert_facility(conn, facility, ctx.clock.now())
+    ctx.names.invalidate()
     return facility
 
 
@@ -160,7 +165,9 @@ def deactivate_facility(ctx: Context, actor: Actor, facility_id: str) -> int:
     authorize(actor, Permission.REGISTRY_WRITE)
     require_facility(ctx, facility_id)
     with ctx.db.transaction() as conn:
-        return store.deactivate_facility(conn, facility_id, ctx.clock.now())
+        machines = store.deactivate_facility(conn, facility_id, ctx.clock.now())
+    ctx.names.invalidate()
+    return machines
 
 
 def add_machine(
@@ -176,6 +183,7 @@ def add_machine(
     )
     with ctx.db.transaction() as conn:
         store.insert_machine(conn, machine, ctx.clock.now())
+    ctx.names.invalidate()
     return machine
 
 
@@ -212,6 +220,7 @@ def deactivate_machine(ctx: Context, actor: Actor, machine_id: str) -> None:
         if store.get_machine(conn, machine_id) is None:
             raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
         changed = store.deactivate_machine(conn, machine_id, ctx.clock.now())
+    ctx.names.invalidate()
     if not changed:
         raise _already_deactivated("machine", machine_id)
 
@@ -244,6 +253,7 @@ def add_product(
         raise Conflict(
             f"product {product.gtin} is already registered", subject=product.gtin
         ) from None
+    ctx.names.invalidate()
     return product
 
 
@@ -273,6 +283,7 @@ def deactivate_product(ctx: Context, actor: Actor, gtin: str) -> str:
         if store.get_product(conn, normalized) is None:
             raise NotFound(f"unknown product {normalized}", subject=normalized)
         changed = store.deactivate_product(conn, normalized)
+    ctx.names.invalidate()
     if not changed:
         raise _already_deactivated("product", normalized)
     return normalized

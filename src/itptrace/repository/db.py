@@ -14,14 +14,21 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# How long an SQLite connection waits for another writer before "database is locked".
+BUSY_TIMEOUT_MS = 30_000
+# Connection execution option: begin this connection's transactions with BEGIN IMMEDIATE,
+# taking the write lock at once (migrations use it to run one at a time).
+SQLITE_BEGIN_IMMEDIATE = "itptrace_begin_immediate"
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that the switch to WAL below waits for a process creating the same file.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     # 64 MiB of page cache per connection (the default is 2 MiB): UIs are random, so the
     # indexes keyed on them are written all over, and re-reading pages dominates a capture.
     cursor.execute("PRAGMA cache_size=-65536")
@@ -49,8 +56,13 @@ def make_engine(url: str) -> Engine:
     # The sqlite3 module opens transactions on its own and knows no SAVEPOINT nesting;
     # letting SQLAlchemy emit BEGIN itself makes transactions and savepoints behave as on
     # PostgreSQL (the recipe from SQLAlchemy's SQLite dialect documentation).
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def aware(value: datetime) -> datetime:

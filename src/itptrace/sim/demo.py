@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from itptrace.access import local_authority, local_issuer
-from itptrace.bootstrap import build_context
+from itptrace.bootstrap import build_node
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.offline import PublicKeySet, verify_offline
@@ -143,7 +143,7 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
         country="KE",
         issuer_code="KET01",
     )
-    ctx = build_context(settings)
+    ctx = build_node(settings, migrate=True)
     summary = DemoSummary()
     party = registry.init_party(ctx)
     key = issuer.ensure_signing_key(ctx, local_issuer())

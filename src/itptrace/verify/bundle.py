@@ -20,9 +20,9 @@ without it only its integrity is checked. Scans made offline wait in ``queue.jso
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,8 +141,7 @@ def _read(path: Path) -> bytes:
         raise BundleError(f"cannot read the offline bundle: {exc}") from None
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(directory: Path, _stamp: tuple[int, ...]) -> LoadedBundle:
+def _load(directory: Path) -> LoadedBundle:
     body = _read(directory / MANIFEST)
     blob = _read(directory / FILTERS)
     try:
@@ -173,16 +172,52 @@ def _load_cached(directory: Path, _stamp: tuple[int, ...]) -> LoadedBundle:
     )
 
 
+# What identifies one version of a bundle's files: (modification time, size) of each.
+BundleStamp = tuple[tuple[int, int], ...]
+
+
+class BundleCache:
+    """Loaded and checked bundles by directory, loaded again when one of the files changes.
+
+    Whoever verifies many scans in one process (a device app, the benchmark) holds one and
+    passes it to ``load_bundle``; a one-shot caller (``itptrace verify scan --offline``)
+    needs none. It is an object its owner holds, never a module global.
+    """
+
+    def __init__(self, size: int = 8):
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: dict[Path, tuple[BundleStamp, LoadedBundle]] = {}
+
+    def load(self, directory: Path, stamp: BundleStamp) -> LoadedBundle:
+        with self._lock:
+            found = self._entries.get(directory)
+        if found is not None and found[0] == stamp:
+            return found[1]
+        bundle = _load(directory)
+        with self._lock:
+            self._entries.pop(directory, None)
+            if len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[directory] = (stamp, bundle)
+        return bundle
+
+
 def load_bundle(
-    directory: Path, now: datetime, trusted_keys: Collection[str] | None = None
+    directory: Path,
+    now: datetime,
+    trusted_keys: Collection[str] | None = None,
+    cache: BundleCache | None = None,
 ) -> LoadedBundle:
-    """The bundle in ``directory``, checked: signature, integrity, origin and validity."""
+    """The bundle in ``directory``, checked: signature, integrity, origin and validity
+    (read from ``cache`` when its files have not changed since it was loaded there)."""
     directory = directory.resolve()
     try:
-        stamp = tuple((directory / n).stat().st_mtime_ns for n in (MANIFEST, FILTERS, SIGNATURE))
+        stats = [(directory / n).stat() for n in (MANIFEST, FILTERS, SIGNATURE)]
     except OSError as exc:
         raise BundleError(f"no offline bundle in {directory}: {exc}") from None
-    bundle = _load_cached(directory, stamp)
+    stamp = tuple((found.st_mtime_ns, found.st_size) for found in stats)
+    bundle = _load(directory) if cache is None else cache.load(directory, stamp)
     if trusted_keys is not None and bundle.signer not in trusted_keys:
         raise BundleError("the offline bundle is not signed by a trusted bundle key")
     if now >= bundle.valid_until:
@@ -228,6 +263,7 @@ def verify_offline_bundle(
     bundle_dir: Path,
     now: datetime,
     trusted_keys: Collection[str] | None = None,
+    cache: BundleCache | None = None,
 ) -> OfflineCheck:
     """Verify a scanned code from the bundle alone (see the module docstring)."""
-    return check_offline(load_bundle(bundle_dir, now, trusted_keys), scan_text)
+    return check_offline(load_bundle(bundle_dir, now, trusted_keys, cache), scan_text)

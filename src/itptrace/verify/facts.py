@@ -4,15 +4,14 @@ repository's record of the pack and its containers, earlier sightings, the produ
 The issuer's record and the pack's place come from the codes and queries services; the
 pack's events (its own and its containers' while inside) and earlier sightings from this
 capability's store in one transaction, reading dispatch details only when the pack is off
-its market (they are large). Registry names and countries never change once registered and
-are cached. Nothing here decides: ``rules.judge`` does.
+its market (they are large). Registry names and countries come from the node's names cache
+(``ctx.names``) and the public keys from its parsed key set (``ctx.public_keys``). Nothing
+here decides: ``rules.judge`` does.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -26,73 +25,16 @@ from itptrace.errors import NotFound
 from itptrace.keys.signing import tag_is_valid
 from itptrace.queries import service as queries
 from itptrace.queries.service import Where
-from itptrace.registry import service as registry
+from itptrace.registry.names import RegistryNames
 from itptrace.verify import store
 from itptrace.verify.model import PackFacts, ScanInput
 from itptrace.verify.rules import MOVEMENT_KINDS, Authentication, Facts, IssuedCode, Recorded
 
 
 def public_keyset(ctx: Context) -> PublicKeySet:
-    """The node's own published verification material (no secrets)."""
-    return PublicKeySet.from_json(lifecycle.export_public_keys(ctx))
-
-
-@functools.lru_cache(maxsize=4096)
-def _facility(database: str, facility_id: str) -> tuple[str, str] | None:
-    """(country, name) of a facility; both never change once registered."""
-    try:
-        facility = registry.get_facility(_contexts[database], facility_id)
-    except NotFound:
-        return None
-    return facility.country, facility.name
-
-
-@functools.lru_cache(maxsize=4096)
-def _operator(database: str, operator_id: str) -> str | None:
-    try:
-        return registry.get_operator(_contexts[database], operator_id).name
-    except NotFound:
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _product(database: str, gtin: str) -> tuple[str, str] | None:
-    try:
-        product = registry.get_product(_contexts[database], gtin)
-    except NotFound:
-        return None
-    return product.brand, product.description
-
-
-# The registry caches above are keyed by database URL; the context to read through is kept
-# here (the latest one per URL), so the cache key stays hashable.
-_contexts: dict[str, Context] = {}
-
-
-@dataclass
-class _Names:
-    """Registry lookups, cached: countries and names of facilities and operators."""
-
-    ctx: Context
-
-    def __post_init__(self) -> None:
-        self.key = self.ctx.settings.database_url
-        _contexts[self.key] = self.ctx
-
-    def facility_country(self, facility_id: str | None) -> str | None:
-        found = _facility(self.key, facility_id) if facility_id else None
-        return found[0] if found else None
-
-    def facility_name(self, facility_id: str | None) -> str | None:
-        found = _facility(self.key, facility_id) if facility_id else None
-        return found[1] if found else None
-
-    def operator_name(self, operator_id: str | None) -> str | None:
-        return _operator(self.key, operator_id) if operator_id else None
-
-    def product(self, gtin: str | None) -> tuple[str | None, str | None]:
-        found = _product(self.key, gtin) if gtin else None
-        return found if found else (None, None)
+    """The node's own published verification material (no secrets), parsed once per
+    key-ring change (``ctx.public_keys``)."""
+    return ctx.public_keys.keyset()
 
 
 def authenticate(scan: ScanInput, keyset: PublicKeySet) -> Authentication:
@@ -123,7 +65,7 @@ def _recorded(
     market: str | None,
     where: Where,
     trace: list[Row[Any]],
-    names: _Names,
+    names: RegistryNames,
 ) -> Recorded:
     located = {
         names.facility_country(where.facility_id),
@@ -167,7 +109,7 @@ def gather(
     ui = auth.ui
     if ui is None or auth.reason in (Reason.BAD_GTIN, Reason.UNKNOWN_ISSUER):
         return Facts(scan, auth, None, None), None
-    names = _Names(ctx)
+    names = ctx.names
     # One read transaction for every stored fact: the issuance, the state, the history and
     # the earlier sightings are read as of the same moment.
     with ctx.db.transaction() as conn:
