@@ -21,7 +21,7 @@ from itptrace.clock import FixedClock
 from itptrace.context import Context
 from itptrace.errors import Forbidden
 from itptrace.jobs import service as jobs
-from itptrace.jobs.model import Claim, Finish, LeaseLost, Outcome, PayloadTooLarge
+from itptrace.jobs.model import Claim, Finish, JobPayloadTooLarge, LeaseLost, Outcome
 from itptrace.jobs.worker import run_next
 from tests.integration.chain import Chain, build_chain
 
@@ -136,5 +136,5 @@ def test_a_run_that_lost_its_lease_stores_nothing_and_the_new_claim_captures_onc
 def test_a_document_over_64_mib_is_not_queued(chain: Chain, maker: tuple[Actor, str]) -> None:
     actor, token = maker
     huge = '{"messages": [], "pad": "' + "x" * (64 * 1024 * 1024) + '"}'
-    with pytest.raises(PayloadTooLarge):
+    with pytest.raises(JobPayloadTooLarge):
         capture_jobs.submit(chain.ctx, actor, huge, token_id=token)

@@ -27,10 +27,10 @@ from itptrace.jobs.model import (
     Job,
     JobKind,
     JobKinds,
+    JobPayloadTooLarge,
     JobState,
     LeaseLost,
     Outcome,
-    PayloadTooLarge,
 )
 from itptrace.jobs.worker import Worker, run_next
 
@@ -197,7 +197,7 @@ def test_jobs_of_one_lane_run_in_order_and_other_lanes_pass(echo: Echo) -> None:
 
 def test_a_payload_over_the_kinds_limit_is_refused_and_nothing_queued(ctx: Context) -> None:
     small = Echo(ctx, max_payload_bytes=10)
-    with pytest.raises(PayloadTooLarge):
+    with pytest.raises(JobPayloadTooLarge):
         small.submit("x" * 11)
     assert jobs.counts(ctx) == {}
 

@@ -180,7 +180,15 @@ class _Clock:
         return NOW
 
 
-NO_DATABASE = Context(settings=None, db=_NoDatabase(), clock=_Clock(), keys=None)  # type: ignore[arg-type]
+NO_DATABASE = Context(  # type: ignore[arg-type]
+    settings=None,
+    db=_NoDatabase(),
+    clock=_Clock(),
+    keys=None,
+    names=None,
+    public_keys=None,
+    leaf_sources={},
+)
 
 
 def maker_user(operator: str = MAKER) -> Actor:

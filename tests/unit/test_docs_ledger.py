@@ -36,8 +36,8 @@ def documented_fields(cell: str) -> list[str]:
 
 
 def registered_sources() -> dict[str, sources.LeafSource]:
-    records.register()  # what the composition root does: the event and audit kinds
-    return sources.leaf_sources()
+    # what the composition root gives the node: the issuer's kinds, events and audit records
+    return dict(sources.leaf_sources(sources.ISSUER_SOURCES, records.RECORD_SOURCES))
 
 
 def test_the_ledger_document_lists_every_kind_of_leaf_the_code_writes_and_no_other() -> None:

@@ -17,10 +17,10 @@ from itptrace.jobs.model import (
     Job,
     JobKind,
     JobKinds,
+    JobPayloadTooLarge,
     JobProblem,
     JobState,
     Outcome,
-    PayloadTooLarge,
     Submitter,
     bounded,
     may_read,
@@ -67,10 +67,10 @@ def test_a_payload_is_counted_in_utf8_bytes_up_to_its_kinds_limit() -> None:
     small = kind(max_payload_bytes=4)
     small.check_payload("abcd")
     small.check_payload("éé")  # 4 bytes
-    with pytest.raises(PayloadTooLarge, match="at most 4 bytes, not 5") as refused:
+    with pytest.raises(JobPayloadTooLarge, match="at most 4 bytes, not 5") as refused:
         small.check_payload("abcde")
-    assert refused.value.code == "payload_too_large" and refused.value.subject == "echo"
-    with pytest.raises(PayloadTooLarge, match="not 6"):
+    assert refused.value.code == "job_payload_too_large" and refused.value.subject == "echo"
+    with pytest.raises(JobPayloadTooLarge, match="not 6"):
         small.check_payload("ééé")
 
 

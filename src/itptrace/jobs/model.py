@@ -47,10 +47,10 @@ class JobState(StrEnum):
         return self in (JobState.DONE, JobState.FAILED)
 
 
-class PayloadTooLarge(DomainError):
+class JobPayloadTooLarge(DomainError):
     """A job's payload is over its kind's limit (nothing is queued)."""
 
-    code = "payload_too_large"
+    code = "job_payload_too_large"
 
 
 class LeaseLost(Exception):
@@ -172,7 +172,7 @@ class JobKind(Generic[K]):
         """Refuse a payload over this kind's limit (counted in UTF-8 bytes)."""
         size = len(payload) if payload.isascii() else len(payload.encode("utf-8"))
         if size > self.max_payload_bytes:
-            raise PayloadTooLarge(
+            raise JobPayloadTooLarge(
                 f"a {self.name} job takes at most {self.max_payload_bytes} bytes, not {size}",
                 subject=self.name,
             )
