@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,6 +12,7 @@ from itptrace.context import Context
 from itptrace.repository import migrate
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
+from tests.conftest import Databases
 from tests.integration.chain import build_chain
 
 
@@ -48,15 +45,9 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database, not migrated at all."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'blank.db'}"
-    admin: str = request.getfixturevalue("pg_admin_url")
-    name = f"blank{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{admin}/{name}"
+def blank_url(request: pytest.FixtureRequest, databases: Databases) -> str:
+    """An empty database, not migrated at all (dropped after the test)."""
+    return databases.new(request.param, blank=True)
 
 
 def test_indexing_event_items_by_event_keeps_every_row_and_the_append_only_guard(
