@@ -18,6 +18,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -81,6 +82,29 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
 
 def _server(given: str | None, record: Path) -> contextlib.AbstractContextManager[str]:
     return contextlib.nullcontext(given) if given else running_server(record)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``, the default): every test is scheduled on its own, as
+    ``load`` does, except that an e2e module's tests on one database go to one worker
+    together, so that module's node (a server process and a chain registered over HTTP) is
+    set up once per database instead of on every worker. (``--dist loadgroup`` would do this
+    with marks, but pytest 9.2 ignores the group xdist 3.8 writes into the node id:
+    pytest-dev/pytest-xdist#1386.) Any other ``--dist`` is left to xdist."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class E2EModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, test = nodeid.partition("::")
+            if not path.startswith("tests/e2e/"):
+                return nodeid
+            ids = test.rpartition("[")[2].rstrip("]").split("-")
+            return f"{path}[{next((i for i in ids if i in ('sqlite', 'postgresql')), '')}]"
+
+    return E2EModulesTogether(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

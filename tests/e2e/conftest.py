@@ -4,6 +4,8 @@
 each module gets a fresh SQLite file or PostgreSQL database and one ``itptrace serve``
 process on a free loopback port. Users and tokens are made through the auth services
 before (or while) the server runs; everything else goes through HTTP with ``httpx``.
+Under pytest-xdist the tests of one module on one database go to one worker, so each
+module's node is set up once per database (the scheduler in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
