@@ -150,6 +150,11 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
     made.drop_all()
 
 
+# For a test of SQLite's own storage choices: ``database_url`` (and so ``ctx``) is SQLite
+# only, and the test id says so.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, databases: Databases) -> str:
     return databases.new(request.param)

@@ -12,7 +12,7 @@ from itptrace.context import Context
 from itptrace.repository import migrate
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
-from tests.conftest import Databases
+from tests.conftest import SQLITE_ONLY, Databases
 from tests.integration.chain import build_chain
 
 
@@ -28,9 +28,9 @@ def test_upgrading_an_up_to_date_database_changes_nothing(ctx: Context) -> None:
     assert migrate.is_current(ctx.db.engine)
 
 
+@SQLITE_ONLY  # PostgreSQL always logs ahead and checks references: see the next test
 def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
-    if ctx.db.dialect != "sqlite":
-        return
+    assert ctx.db.dialect == "sqlite"
     with ctx.db.engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -42,6 +42,11 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
         "foreign_keys": 1,
         "wal_autocheckpoint": 10000,
     }
+
+
+def test_a_reference_to_a_missing_row_is_refused(ctx: Context) -> None:
+    with pytest.raises(IntegrityError), ctx.db.transaction() as conn:
+        conn.execute(text("INSERT INTO unit_uis (ui, request_id) VALUES ('KET01X', 999999)"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -124,20 +129,29 @@ def test_moving_current_stays_and_items_keeps_every_link_and_the_append_only_gua
     engine.dispose()
 
 
-def test_issued_codes_live_in_their_key_b_tree_on_sqlite_and_stay_append_only(
+def test_issued_codes_are_keyed_indexed_by_request_and_append_only_without_rowid_on_sqlite(
     ctx: Context,
 ) -> None:
-    if ctx.db.dialect != "sqlite":
-        return
+    """On SQLite the codes live in their key's B-tree (migration 0010); PostgreSQL keeps a
+    heap with its primary-key index. Both index the request and refuse edits."""
     build_chain(ctx)  # issues unit and aggregated codes
     with ctx.db.engine.connect() as conn:
-        for table in ("unit_uis", "aggregate_uis"):
-            sql = conn.execute(
-                text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
-            ).scalar_one()
-            assert sql.rstrip().endswith("WITHOUT ROWID"), table
-            indexes = {i["name"] for i in inspect(conn).get_indexes(table)}
-            assert f"ix_{table.removesuffix('_uis')}_uis_request" in indexes
+        for table, key in (("unit_uis", "ui"), ("aggregate_uis", "aui")):
+            found = inspect(conn)
+            assert found.get_pk_constraint(table)["constrained_columns"] == [key], table
+            indexes = {i["name"]: i["column_names"] for i in found.get_indexes(table)}
+            assert indexes[f"ix_{table.removesuffix('_uis')}_uis_request"] == ["request_id"]
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() > 0
+            if ctx.db.dialect == "sqlite":
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
+                ).scalar_one()
+                assert sql.rstrip().endswith("WITHOUT ROWID"), table
+            else:
+                kind = conn.execute(
+                    text("SELECT relkind FROM pg_class WHERE relname = :t"), {"t": table}
+                ).scalar_one()
+                assert kind == "r", table  # an ordinary (heap) table
     for statement in ("DELETE FROM unit_uis", "UPDATE aggregate_uis SET tag = 'x'"):
-        with pytest.raises(IntegrityError), ctx.db.engine.begin() as conn:
+        with pytest.raises(IntegrityError, match="append-only"), ctx.db.engine.begin() as conn:
             conn.execute(text(statement))
