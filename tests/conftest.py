@@ -172,12 +172,18 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def ctx(database_url: str, tmp_path: Path) -> Iterator[Context]:
-    """A migrated node with its Party recorded and a signing key, on either database."""
+def new_node(database_url: str, tmp_path: Path) -> Context:
+    """A migrated node with its Party recorded and a signing key (keys under ``tmp_path``)."""
     context = build_context(make_settings(database_url, tmp_path))
     init_party(context)
     ensure_signing_key(context, local_issuer())
+    return context
+
+
+@pytest.fixture
+def ctx(database_url: str, tmp_path: Path) -> Iterator[Context]:
+    """A migrated node with its Party recorded and a signing key, on either database."""
+    context = new_node(database_url, tmp_path)
     yield context
     context.db.dispose()
 
