@@ -28,7 +28,9 @@ def test_every_cli_command_named_in_the_readme_exists() -> None:
 
     root = get_command(app)
     readme = (ROOT / "README.md").read_text()
-    for line in re.findall(r"^itptrace ([a-z-]+(?: [a-z-]+)?)", readme, flags=re.MULTILINE):
+    named = re.findall(r"^itptrace ([a-z-]+(?: [a-z-]+)?)", readme, flags=re.MULTILINE)
+    assert named, "the README names no itptrace command: this test would check nothing"
+    for line in named:
         words = line.split()
         command = root.commands.get(words[0])  # type: ignore[attr-defined]
         assert command is not None, f"README names unknown command itptrace {words[0]}"
