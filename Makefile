@@ -3,6 +3,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
+# pytest-xdist workers for `make test` (auto: one per CPU; each starts its own PostgreSQL)
+WORKERS ?= auto
 
 .PHONY: install demo test lint bench bench-quick clean
 
@@ -24,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS)
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -4,6 +4,8 @@
 each module gets a fresh SQLite file or PostgreSQL database and one ``itptrace serve``
 process on a free loopback port. Users and tokens are made through the auth services
 before (or while) the server runs; everything else goes through HTTP with ``httpx``.
+Under pytest-xdist the tests of one module on one database go to one worker, so each
+module's node is set up once per database (the scheduler in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -32,17 +34,22 @@ from itptrace.config import Settings
 from itptrace.context import Context
 from itptrace.registry.service import init_party
 from itptrace.sim.messages import Messages
-from tests.conftest import fresh_pg_database, make_settings
+from tests.conftest import PgServer, make_settings
 
 STAFF = ("issuer_admin", "authority", "inspector", "auditor", "gsp_peer")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'itptrace.db'}"
-    admin: str = request.getfixturevalue("pg_admin_url")
-    return fresh_pg_database(admin)
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'itptrace.db'}"
+        return
+    pg: PgServer = request.getfixturevalue("pg")
+    url = pg.create()
+    yield url
+    pg.drop(url)
 
 
 def _free_port() -> int:

@@ -25,7 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -50,7 +49,7 @@ from itptrace.queries.service import Node, contents, trace, where
 from itptrace.registry.service import init_party
 from itptrace.repository.schema import containment, events, recalls, refused_events, ui_state
 from itptrace.sim.messages import Messages
-from tests.conftest import fresh_pg_database, make_settings
+from tests.conftest import Databases, PgServer, make_settings
 from tests.integration.chain import Chain, build_chain
 
 SETTINGS = settings(
@@ -83,7 +82,7 @@ def seeded(url: str, tmp: Path) -> Chain:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def seed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seed]:
+def seed(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> Iterator[Seed]:
     if request.param == "sqlite":
         source = tmp_path / "seed.db"
         chain = seeded(f"sqlite:///{source}", tmp_path)
@@ -97,19 +96,15 @@ def seed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seed]:
 
         yield Seed(chain, copy_sqlite, lambda run: (tmp_path / f"run{run}.db").unlink(), tmp_path)
         return
-    admin: str = request.getfixturevalue("pg_admin_url")
-    template = fresh_pg_database(admin)
-    chain, name = seeded(template, tmp_path), template.rsplit("/", 1)[1]
-
-    def on_server(sql: str) -> None:
-        with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-            conn.execute(sql)
+    pg: PgServer = request.getfixturevalue("pg")
+    template = databases.new("postgresql")  # dropped after the test, as every copy is
+    chain, copies = seeded(template, tmp_path), {}
 
     def copy_pg(run: int) -> str:
-        on_server(f"CREATE DATABASE {name}_r{run} TEMPLATE {name}")
-        return f"{admin}/{name}_r{run}"
+        copies[run] = pg.create(copy_of=template)
+        return copies[run]
 
-    yield Seed(chain, copy_pg, lambda run: on_server(f"DROP DATABASE {name}_r{run}"), tmp_path)
+    yield Seed(chain, copy_pg, lambda run: pg.drop(copies.pop(run)), tmp_path)
 
 
 @dataclass

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -23,7 +21,7 @@ from itptrace.jobs import store as jobs_store
 from itptrace.repository import migrate, schema
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import metadata
-from tests.conftest import make_settings
+from tests.conftest import SQLITE_ONLY, Databases, make_settings
 from tests.integration.chain import build_chain
 
 
@@ -39,9 +37,9 @@ def test_upgrading_an_up_to_date_database_changes_nothing(ctx: Context) -> None:
     assert migrate.is_current(ctx.db.engine)
 
 
+@SQLITE_ONLY  # PostgreSQL always logs ahead and checks references: see the next test
 def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
-    if ctx.db.dialect != "sqlite":
-        return
+    assert ctx.db.dialect == "sqlite"
     with ctx.db.engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -55,16 +53,15 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(ctx: Context) -> None:
     }
 
 
+def test_a_reference_to_a_missing_row_is_refused(ctx: Context) -> None:
+    with pytest.raises(IntegrityError), ctx.db.transaction() as conn:
+        conn.execute(text("INSERT INTO unit_uis (ui, request_id) VALUES ('KET01X', 999999)"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database, not migrated at all."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'blank.db'}"
-    admin: str = request.getfixturevalue("pg_admin_url")
-    name = f"blank{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{admin}/{name}"
+def blank_url(request: pytest.FixtureRequest, databases: Databases) -> str:
+    """An empty database, not migrated at all (dropped after the test)."""
+    return databases.new(request.param, blank=True)
 
 
 def test_indexing_event_items_by_event_keeps_every_row_and_the_append_only_guard(
@@ -141,22 +138,31 @@ def test_moving_current_stays_and_items_keeps_every_link_and_the_append_only_gua
     engine.dispose()
 
 
-def test_issued_codes_live_in_their_key_b_tree_on_sqlite_and_stay_append_only(
+def test_issued_codes_are_keyed_indexed_by_request_and_append_only_without_rowid_on_sqlite(
     ctx: Context,
 ) -> None:
-    if ctx.db.dialect != "sqlite":
-        return
+    """On SQLite the codes live in their key's B-tree (migration 0010); PostgreSQL keeps a
+    heap with its primary-key index. Both index the request and refuse edits."""
     build_chain(ctx)  # issues unit and aggregated codes
     with ctx.db.engine.connect() as conn:
-        for table in ("unit_uis", "aggregate_uis"):
-            sql = conn.execute(
-                text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
-            ).scalar_one()
-            assert sql.rstrip().endswith("WITHOUT ROWID"), table
-            indexes = {i["name"] for i in inspect(conn).get_indexes(table)}
-            assert f"ix_{table.removesuffix('_uis')}_uis_request" in indexes
+        for table, key in (("unit_uis", "ui"), ("aggregate_uis", "aui")):
+            found = inspect(conn)
+            assert found.get_pk_constraint(table)["constrained_columns"] == [key], table
+            indexes = {i["name"]: i["column_names"] for i in found.get_indexes(table)}
+            assert indexes[f"ix_{table.removesuffix('_uis')}_uis_request"] == ["request_id"]
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() > 0
+            if ctx.db.dialect == "sqlite":
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
+                ).scalar_one()
+                assert sql.rstrip().endswith("WITHOUT ROWID"), table
+            else:
+                kind = conn.execute(
+                    text("SELECT relkind FROM pg_class WHERE relname = :t"), {"t": table}
+                ).scalar_one()
+                assert kind == "r", table  # an ordinary (heap) table
     for statement in ("DELETE FROM unit_uis", "UPDATE aggregate_uis SET tag = 'x'"):
-        with pytest.raises(IntegrityError), ctx.db.engine.begin() as conn:
+        with pytest.raises(IntegrityError, match="append-only"), ctx.db.engine.begin() as conn:
             conn.execute(text(statement))
 
 

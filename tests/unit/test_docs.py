@@ -39,7 +39,9 @@ def test_every_cli_command_named_in_the_readme_exists() -> None:
     from itptrace.cli.main import app
 
     root = get_command(app)
-    for line in re.findall(r"^itptrace ([a-z-]+(?: [a-z-]+)?)", readme(), flags=re.MULTILINE):
+    named = re.findall(r"^itptrace ([a-z-]+(?: [a-z-]+)?)", readme(), flags=re.MULTILINE)
+    assert named, "the README names no itptrace command: this test would check nothing"
+    for line in named:
         words = line.split()
         command = root.commands.get(words[0])  # type: ignore[attr-defined]
         assert command is not None, f"README names unknown command itptrace {words[0]}"
