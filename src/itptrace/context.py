@@ -17,18 +17,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from itptrace.clock import Clock
-from itptrace.codes.keyset import PublishedKeys
-from itptrace.config import Settings
-from itptrace.jobs.model import JobKinds
-from itptrace.keys.store import KeyStore
-from itptrace.ledger.sources import LeafSource
-from itptrace.registry.names import RegistryNames
-from itptrace.repository.db import Database
 from itptrace.repository.group_commit import GroupCommit
 
+# Only for the annotations: at run time the node knows no capability, so that no capability
+# depends on another through it (the layers contract in pyproject.toml checks this).
 if TYPE_CHECKING:
+    from itptrace.clock import Clock
+    from itptrace.codes.keyset import PublishedKeys
+    from itptrace.config import Settings
+    from itptrace.jobs.model import JobKinds
     from itptrace.jobs.worker import Worker
+    from itptrace.keys.store import KeyStore
+    from itptrace.ledger.sources import LeafSource
+    from itptrace.registry.names import RegistryNames
+    from itptrace.repository.db import Database
 
 
 @dataclass
@@ -43,7 +45,8 @@ class Context:
     public_keys: PublishedKeys
     # How fsck and audits recompute each kind of ledger leaf from its record.
     leaf_sources: Mapping[str, LeafSource]
-    jobs: JobKinds[Context] = field(default_factory=JobKinds)
+    # The kinds of job the node runs, each registered by its capability (bootstrap).
+    jobs: JobKinds[Context]
     worker: Worker | None = None  # started by the API app's lifespan (``itptrace serve``)
     # Small durable writes of concurrent requests (audit records) committed together.
     group_commit: GroupCommit = field(init=False, repr=False)

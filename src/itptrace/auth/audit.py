@@ -18,9 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import PERMISSIONS, Actor, Permission, authorize
 from itptrace.auth import store
@@ -28,6 +26,9 @@ from itptrace.auth.model import AuditEntry, AuditRow, Unauthenticated
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden, NotFound
 from itptrace.ledger import records as ledger
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def _values(entry: AuditEntry, now: datetime) -> dict[str, Any]:

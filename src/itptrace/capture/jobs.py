@@ -19,9 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.capture.formats import MalformedDocument, Shape, check_shape
@@ -30,6 +28,9 @@ from itptrace.capture.service import CaptureResult, capture_document
 from itptrace.context import Context
 from itptrace.jobs import service as jobs
 from itptrace.jobs.model import MIB, Finish, Job, JobKind, JobKinds, Outcome
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 MAX_STORED_ERRORS = 10_000
 PERMISSION = Permission.CAPTURE_REPORT

@@ -18,9 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, Role, allowed, authorize
 from itptrace.capture import recall, store
@@ -32,6 +30,9 @@ from itptrace.capture.state import Loaders, StateView
 from itptrace.capture.writer import Accepted, Checked, write_accepted
 from itptrace.context import Context
 from itptrace.errors import Forbidden
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-OnCommit = Callable[[Connection, CaptureResult], None]
+OnCommit = Callable[["Connection", CaptureResult], None]
 
 
 def capture_document(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.capture import store
 from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.capture.state import StateView, UiState
 from itptrace.ledger import records as ledger
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 # Events whose items event_items does not list while the event stands: an application's
 # packs are linked by ui_state.created_seq, an aggregation's children by their stays.

@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, allowed, authorize
 from itptrace.auth import audit
@@ -29,6 +27,9 @@ from itptrace.errors import Conflict, Forbidden, NotFound
 from itptrace.gs1.element import CodePayload
 from itptrace.ledger import service as ledger
 from itptrace.registry.model import parse_enum
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 PAGE = 10_000  # codes per page unless asked otherwise
 MAX_PAGE = 100_000

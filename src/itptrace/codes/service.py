@@ -12,9 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.codes import store
@@ -35,6 +33,9 @@ from itptrace.keys.store import KeyInfo
 from itptrace.ledger import service as ledger
 from itptrace.registry import service as registry
 from itptrace.registry.model import OperatorRole
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 CHUNK = 10_000
 

@@ -14,9 +14,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Role, authorize
 from itptrace.auth import service as auth
@@ -37,6 +35,9 @@ from itptrace.jobs.model import (
     sees_all,
 )
 from itptrace.repository.db import aware
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 ABANDONED = JobProblem(
     "job_abandoned", "the job's worker stopped before it finished, on every attempt"

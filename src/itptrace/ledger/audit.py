@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
@@ -19,6 +18,9 @@ from itptrace.ledger.merkle import leaf_hash, verify_inclusion
 from itptrace.ledger.model import LedgerEntry, LedgerError, LedgerForked
 from itptrace.ledger.service import entry_of
 from itptrace.ledger.sources import LeafSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def _leaf(conn: Connection, seq: int) -> LedgerEntry:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import groupby
-from typing import Any
-
-from sqlalchemy import Connection, Row
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
@@ -35,6 +33,9 @@ from itptrace.ledger.model import (
     fold,
 )
 from itptrace.ledger.service import verifier_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
 
 NODE_BATCH = 4096
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from itptrace.ledger import store
 from itptrace.ledger.checkpoint import Checkpoint
@@ -28,6 +27,9 @@ from itptrace.ledger.ranges import (
     subtree_ranges_for_consistency,
     subtree_ranges_for_inclusion,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 Range = tuple[int, int]
 

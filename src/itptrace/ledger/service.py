@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import Connection, Row
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
@@ -38,6 +36,9 @@ from itptrace.ledger.model import (
     StoredCheckpoint,
     TreeHead,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
 
 append = log.append  # append(conn, kind, [(ref, leaf data), ...], at=now) -> [seq, ...]
 

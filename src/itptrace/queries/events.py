@@ -11,9 +11,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, Role
 from itptrace.auth import audit
@@ -25,6 +23,9 @@ from itptrace.context import Context
 from itptrace.epcis import EpcisEvent
 from itptrace.errors import DomainError
 from itptrace.queries import store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 PARAMETERS = {
     "EQ_bizStep",

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection, Row
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import audit
@@ -20,6 +18,9 @@ from itptrace.capture.store import aware
 from itptrace.context import Context
 from itptrace.errors import Forbidden, NotFound
 from itptrace.queries import store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
 
 
 @dataclass(frozen=True)

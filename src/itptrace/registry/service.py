@@ -12,8 +12,6 @@ from __future__ import annotations
 import secrets
 import string
 
-from sqlalchemy.exc import IntegrityError
-
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
 from itptrace.countries import checked_country
@@ -34,6 +32,7 @@ from itptrace.registry.model import (
     require_positive,
     require_text,
 )
+from itptrace.repository.db import IntegrityError
 
 _ID_ALPHABET = string.digits + string.ascii_uppercase
 

@@ -13,6 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+# Services catch a unique-key clash by this name, so only the repository imports SQLAlchemy.
+__all__ = ["Database", "IntegrityError", "aware", "make_engine"]
 
 # How long an SQLite connection waits for another writer before "database is locked".
 BUSY_TIMEOUT_MS = 30_000

@@ -12,9 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission
 from itptrace.auth import audit
@@ -23,6 +21,9 @@ from itptrace.errors import Conflict, NotFound
 from itptrace.registry.model import parse_enum
 from itptrace.verify import store
 from itptrace.verify.model import Finding, ReasonCode, ScanInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 R = ReasonCode
 #: Which alert (type, severity) each reason raises; reasons not listed raise none.

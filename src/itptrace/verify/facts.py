@@ -12,9 +12,7 @@ here decides: ``rules.judge`` does.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from sqlalchemy import Connection, Row
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor
 from itptrace.codes import lifecycle
@@ -29,6 +27,9 @@ from itptrace.registry.names import RegistryNames
 from itptrace.verify import store
 from itptrace.verify.model import PackFacts, ScanInput
 from itptrace.verify.rules import MOVEMENT_KINDS, Authentication, Facts, IssuedCode, Recorded
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
 
 
 def public_keyset(ctx: Context) -> PublicKeySet:

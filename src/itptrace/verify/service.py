@@ -17,13 +17,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from itptrace.access import Actor, Permission, authorize
 from itptrace.auth import audit
 from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError
 from itptrace.gs1.datamatrix import DataMatrixError, decode_image
+from itptrace.repository.db import IntegrityError
 from itptrace.verify import alerts, store
 from itptrace.verify.facts import gather, public_keyset
 from itptrace.verify.model import (
