@@ -129,10 +129,12 @@ def reading(
     subject: str | None = None,
     operator_id: str | None = None,
     details: Mapping[str, Any] | None = None,
+    writes: bool = False,
 ) -> Iterator[Read]:
     """Authorise ``permission`` and run the read it guards, audited (module docstring).
 
-    Permissions not marked ``audited`` in the table are only authorised.
+    Permissions not marked ``audited`` in the table are only authorised. ``writes``: the
+    guarded work also writes, so it runs in a write transaction.
     """
     details = {"subject": subject, **(details or {})}
     audited = PERMISSIONS[permission].audited
@@ -143,7 +145,7 @@ def reading(
             operator_id=operator_id,
             purpose_required=ctx.settings.require_purpose,
         )
-        with ctx.db.transaction() as conn:
+        with ctx.db.transaction() if writes else ctx.db.reading() as conn:
             read = Read(conn, params=dict(details))
             yield read
         # The record is written after the read's transaction ends, never by upgrading it to

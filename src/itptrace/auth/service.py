@@ -116,7 +116,7 @@ def authenticate(ctx: Context, token: str) -> Actor:
     parts = split_token(token)
     if parts is None:
         raise Unauthenticated("the bearer token is malformed")
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         row = store.token_with_user(conn, parts[0])
     # One message for every failure, so a caller learns nothing about which tokens exist.
     refused = Unauthenticated("the bearer token is unknown, expired or revoked")

@@ -72,7 +72,7 @@ def _aware(value: datetime) -> datetime:
 
 def lookup_code(ctx: Context, code: str) -> CodeRecord:
     """The issuance record and current state of a unit or aggregated UI."""
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         return lookup_code_on(conn, code, ctx.clock.now())
 
 
@@ -154,7 +154,7 @@ def state_counts(
 def get_request(ctx: Context, actor: Actor, request_id: int) -> CodeRequest:
     """A code request and its counts by state, in one read whatever its size (only to the
     issuer or the requester)."""
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         row = store.get_request_with_counts(conn, request_id)
     if row is None:
         raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
@@ -192,7 +192,7 @@ def get_request(ctx: Context, actor: Actor, request_id: int) -> CodeRequest:
 
 
 def _request(ctx: Context, request_id: int) -> Any:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         row = store.get_request(conn, request_id)
     if row is None:
         raise NotFound(f"unknown code request {request_id}", subject=str(request_id))

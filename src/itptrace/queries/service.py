@@ -129,7 +129,7 @@ def _entry(row: Row[Any], via: str | None) -> TraceEntry:
 
 def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:
     """Every event of a pack, unscoped: for other services that already checked the caller."""
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         seqs = store.event_seqs_of(conn, ui)
         if not seqs:
             raise NotFound(f"no recorded event concerns {ui}", subject=ui)

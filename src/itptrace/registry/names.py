@@ -74,17 +74,17 @@ class RegistryNames:
         return value
 
     def _facility(self, facility_id: str) -> tuple[str, str] | None:
-        with self._db.transaction() as conn:
+        with self._db.reading() as conn:
             found = store.get_facility(conn, facility_id)
         return (found.country, found.name) if found else None
 
     def _operator(self, operator_id: str) -> str | None:
-        with self._db.transaction() as conn:
+        with self._db.reading() as conn:
             found = store.get_operator(conn, operator_id)
         return found.name if found else None
 
     def _product(self, gtin: str) -> tuple[str, str] | None:
-        with self._db.transaction() as conn:
+        with self._db.reading() as conn:
             found = store.get_product(conn, gtin)
         return (found.brand, found.description) if found else None
 

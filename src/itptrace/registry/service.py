@@ -83,7 +83,7 @@ def add_operator(
 
 def get_operator(ctx: Context, operator_id: str) -> Operator:
     """An operator whether active or not."""
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         operator = store.get_operator(conn, operator_id)
     if operator is None:
         raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
@@ -91,7 +91,7 @@ def get_operator(ctx: Context, operator_id: str) -> Operator:
 
 
 def require_operator(ctx: Context, operator_id: str) -> Operator:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         operator = store.get_operator(conn, operator_id)
     if operator is None:
         raise NotFound(f"unknown economic operator {operator_id}", subject=operator_id)
@@ -141,7 +141,7 @@ def add_facility(
 
 
 def require_facility(ctx: Context, facility_id: str) -> Facility:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         facility = store.get_facility(conn, facility_id)
     if facility is None:
         raise NotFound(f"unknown facility {facility_id}", subject=facility_id)
@@ -152,7 +152,7 @@ def require_facility(ctx: Context, facility_id: str) -> Facility:
 
 def get_facility(ctx: Context, facility_id: str) -> Facility:
     """A facility whether active or not (history keeps pointing at deactivated ones)."""
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         facility = store.get_facility(conn, facility_id)
     if facility is None:
         raise NotFound(f"unknown facility {facility_id}", subject=facility_id)
@@ -189,7 +189,7 @@ def add_machine(
 def get_machine(ctx: Context, actor: Actor, machine_id: str) -> Machine:
     """A machine whether active or not, read by its id (one primary-key lookup)."""
     authorize(actor, Permission.REGISTRY_READ)
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         machine = store.get_machine(conn, machine_id)
     if machine is None:
         raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
@@ -197,7 +197,7 @@ def get_machine(ctx: Context, actor: Actor, machine_id: str) -> Machine:
 
 
 def require_machine(ctx: Context, machine_id: str, facility_id: str) -> Machine:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         machine = store.get_machine(conn, machine_id)
     if machine is None:
         raise NotFound(f"unknown machine {machine_id}", subject=machine_id)
@@ -259,7 +259,7 @@ def add_product(
 def get_product(ctx: Context, gtin: str) -> Product:
     """A product whether active or not (history keeps pointing at deactivated ones)."""
     normalized = checked_gtin(gtin)
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         product = store.get_product(conn, normalized)
     if product is None:
         raise NotFound(f"unknown product {normalized}", subject=normalized)
@@ -289,20 +289,20 @@ def deactivate_product(ctx: Context, actor: Actor, gtin: str) -> str:
 
 
 def list_operators(ctx: Context) -> list[Operator]:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         return store.list_operators(conn)
 
 
 def list_facilities(ctx: Context, operator_id: str | None = None) -> list[Facility]:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         return store.list_facilities(conn, operator_id)
 
 
 def list_machines(ctx: Context, facility_id: str | None = None) -> list[Machine]:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         return store.list_machines(conn, facility_id)
 
 
 def list_products(ctx: Context) -> list[Product]:
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         return store.list_products(conn)

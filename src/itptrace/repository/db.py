@@ -86,7 +86,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+        """A unit of work that may write, in one transaction: committed on success, rolled
+        back on error. On SQLite it takes the write lock at its start (BEGIN IMMEDIATE),
+        waiting for it up to the busy timeout: a transaction that read first and wrote later
+        would be refused at once if another writer committed in between."""
+        with self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                connection.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A unit of work that only reads: one consistent snapshot, concurrent with writers
+        (WAL on SQLite). Writing in it is a mistake (SQLite may refuse the upgrade)."""
         with self.engine.begin() as connection:
             yield connection
 

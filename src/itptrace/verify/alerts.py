@@ -157,7 +157,7 @@ def set_alert_status(
     new = parse_enum(AlertStatus, status, "alert status")
     shown = {"status": new.value}
     with audit.reading(
-        ctx, actor, Permission.ALERTS_MANAGE, subject=str(alert_id), details=shown
+        ctx, actor, Permission.ALERTS_MANAGE, subject=str(alert_id), details=shown, writes=True
     ) as read:
         conn = read.conn
         row = store.get_alert(conn, alert_id)

@@ -113,7 +113,7 @@ def gather(
     names = ctx.names
     # One read transaction for every stored fact: the issuance, the state, the history and
     # the earlier sightings are read as of the same moment.
-    with ctx.db.transaction() as conn:
+    with ctx.db.reading() as conn:
         try:
             record = lifecycle.lookup_code_on(conn, ui, ctx.clock.now())
         except NotFound:
