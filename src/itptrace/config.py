@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(default=600, ge=0)
     # Whether authority queries of pack-level data must state a purpose (X-Purpose header).
     require_purpose: bool = False
+    # Who the CLI acts as in the audit trail ("cli:<name>"); empty: the operating-system login.
+    cli_user: str = Field(default="", max_length=90, pattern=r"^[^\x00-\x1f\x7f]*$")
 
     @field_validator("issuer_code")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
@@ -19,7 +18,7 @@ from rich.console import Console
 
 from itptrace.access import Actor, Door, Role
 from itptrace.bootstrap import build_node
-from itptrace.config import SettingsError
+from itptrace.config import SettingsError, load_settings
 from itptrace.context import Context
 from itptrace.errors import DomainError
 
@@ -52,7 +51,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _console_name() -> str:
-    named = os.environ.get("ITPTRACE_CLI_USER", "").strip()
+    """``cli:`` and ITPTRACE_CLI_USER, or the operating-system login when it is not set."""
+    named = load_settings().cli_user.strip()
     if not named:
         try:
             named = getpass.getuser()
