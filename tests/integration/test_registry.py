@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Table, event, select
 
-from itptrace.access import Actor, Role
+from itptrace.access import Actor, Role, local_issuer
 from itptrace.codes import service as issuer_service
 from itptrace.codes.service import AggregateRequest, UnitRequest
 from itptrace.context import Context
@@ -29,9 +29,15 @@ def test_issued_identifiers_start_with_the_issuer_code(ctx: Context) -> None:
 
 def test_registered_records_are_listed_back(ctx: Context) -> None:
     world = build_world(ctx)
-    assert {o.id for o in service.list_operators(ctx)} == {world.maker.id, world.importer.id}
-    assert service.list_facilities(ctx, world.maker.id)[0].type is FacilityType.MANUFACTURING
-    assert service.list_products(ctx)[0].gtin == "06009876543219"
+    assert {o.id for o in service.list_operators(ctx, local_issuer())} == {
+        world.maker.id,
+        world.importer.id,
+    }
+    assert (
+        service.list_facilities(ctx, local_issuer(), world.maker.id)[0].type
+        is FacilityType.MANUFACTURING
+    )
+    assert service.list_products(ctx, local_issuer())[0].gtin == "06009876543219"
 
 
 def test_deactivating_a_facility_deactivates_its_machines(ctx: Context, issuer: Actor) -> None:
@@ -40,7 +46,9 @@ def test_deactivating_a_facility_deactivates_its_machines(ctx: Context, issuer: 
         ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1
     )
     assert service.deactivate_facility(ctx, issuer, world.plant.id) == 2
-    machines = {(m.id, m.active) for m in service.list_machines(ctx, world.plant.id)}
+    machines = {
+        (m.id, m.active) for m in service.list_machines(ctx, local_issuer(), world.plant.id)
+    }
     assert machines == {(world.line.id, False), (second.id, False)}
     with pytest.raises(Conflict, match="deactivated"):
         service.require_machine(ctx, second.id, world.plant.id)
@@ -71,7 +79,7 @@ def test_a_bad_product_is_refused_and_nothing_is_stored(
     fields[field] = value
     with pytest.raises(error):
         service.add_product(ctx, issuer, **fields)  # type: ignore[arg-type]
-    assert len(service.list_products(ctx)) == 1
+    assert len(service.list_products(ctx, local_issuer())) == 1
 
 
 def test_an_unknown_country_is_refused_with_the_value_named(ctx: Context, issuer: Actor) -> None:
@@ -79,7 +87,7 @@ def test_an_unknown_country_is_refused_with_the_value_named(ctx: Context, issuer
         service.add_operator(
             ctx, issuer, name="X", country="XQ", roles=["importer"], tobacco_industry=False
         )
-    assert service.list_operators(ctx) == []
+    assert service.list_operators(ctx, local_issuer()) == []
 
 
 def test_the_same_gtin_cannot_be_registered_twice(
@@ -165,8 +173,11 @@ def test_deactivating_an_operator_deactivates_its_facilities_and_machines_and_ke
     service.add_machine(ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1)
     assert service.deactivate_operator(ctx, issuer, world.maker.id) == (2, 2)
     assert not service.get_operator(ctx, world.maker.id).active
-    assert [f.active for f in service.list_facilities(ctx, world.maker.id)] == [False, False]
-    assert [m.active for m in service.list_machines(ctx)] == [False, False]
+    assert [f.active for f in service.list_facilities(ctx, local_issuer(), world.maker.id)] == [
+        False,
+        False,
+    ]
+    assert [m.active for m in service.list_machines(ctx, local_issuer())] == [False, False]
     now = ctx.clock.now()
     assert deactivated_at(ctx, operators, world.maker.id) == now
     assert deactivated_at(ctx, facilities, store.id) == now
@@ -193,7 +204,7 @@ def test_deactivating_a_machine_leaves_its_facility_and_other_machines_active(
         ctx, issuer, facility_id=world.plant.id, name="Line 2", capacity_per_hour=1
     )
     service.deactivate_machine(ctx, issuer, world.line.id)
-    assert {m.id: m.active for m in service.list_machines(ctx, world.plant.id)} == {
+    assert {m.id: m.active for m in service.list_machines(ctx, local_issuer(), world.plant.id)} == {
         world.line.id: False,
         second.id: True,
     }
@@ -208,7 +219,7 @@ def test_a_deactivated_product_is_kept_and_read_back_as_inactive(
     # a GTIN-13 names the same product as its GTIN-14 form
     assert service.deactivate_product(ctx, issuer, world.product.gtin[1:]) == world.product.gtin
     assert not service.get_product(ctx, world.product.gtin).active
-    assert [p.active for p in service.list_products(ctx)] == [False]
+    assert [p.active for p in service.list_products(ctx, local_issuer())] == [False]
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -244,7 +255,9 @@ def test_only_the_issuer_deactivates_and_the_tobacco_industry_is_refused_as_such
     with pytest.raises(Forbidden, match="needs the issuer_admin role"):
         deactivate(ctx, Actor("customs", Role.AUTHORITY), target(world))
     assert service.get_operator(ctx, world.maker.id).active
-    assert [(m.id, m.active) for m in service.list_machines(ctx)] == [(world.line.id, True)]
+    assert [(m.id, m.active) for m in service.list_machines(ctx, local_issuer())] == [
+        (world.line.id, True)
+    ]
     assert service.get_product(ctx, world.product.gtin).active
 
 

@@ -132,7 +132,7 @@ def add_operator(body: OperatorIn, ctx: Node, response: Response, actor: Actor =
 
 @router.get("/operators", response_model=list[OperatorOut])
 def list_operators(ctx: Node, actor: Actor = Reader) -> object:
-    return registry.list_operators(ctx)
+    return registry.list_operators(ctx, actor)
 
 
 @router.get("/operators/{operator_id}", response_model=OperatorOut)
@@ -159,7 +159,7 @@ def add_facility(body: FacilityIn, ctx: Node, response: Response, actor: Actor =
 
 @router.get("/facilities", response_model=list[FacilityOut])
 def list_facilities(ctx: Node, operator_id: FilterId = None, actor: Actor = Reader) -> object:
-    return registry.list_facilities(ctx, operator_id)
+    return registry.list_facilities(ctx, actor, operator_id)
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityOut)
@@ -183,7 +183,7 @@ def add_machine(body: MachineIn, ctx: Node, response: Response, actor: Actor = W
 
 @router.get("/machines", response_model=list[MachineOut])
 def list_machines(ctx: Node, facility_id: FilterId = None, actor: Actor = Reader) -> object:
-    return registry.list_machines(ctx, facility_id)
+    return registry.list_machines(ctx, actor, facility_id)
 
 
 @router.get("/machines/{machine_id}", response_model=MachineOut)
@@ -207,7 +207,7 @@ def add_product(body: ProductIn, ctx: Node, response: Response, actor: Actor = W
 
 @router.get("/products", response_model=list[ProductOut])
 def list_products(ctx: Node, actor: Actor = Reader) -> object:
-    return registry.list_products(ctx)
+    return registry.list_products(ctx, actor)
 
 
 @router.get("/products/{gtin}", response_model=ProductOut)

@@ -148,10 +148,10 @@ def list_registry(as_json: Json = False) -> None:
     """List everything registered."""
     ctx = node()
     data: dict[str, list[Any]] = {
-        "operators": service.list_operators(ctx),
-        "facilities": service.list_facilities(ctx),
-        "machines": service.list_machines(ctx),
-        "products": service.list_products(ctx),
+        "operators": service.list_operators(ctx, as_issuer()),
+        "facilities": service.list_facilities(ctx, as_issuer()),
+        "machines": service.list_machines(ctx, as_issuer()),
+        "products": service.list_products(ctx, as_issuer()),
     }
     if as_json:
         print_json(data)

@@ -288,21 +288,25 @@ def deactivate_product(ctx: Context, actor: Actor, gtin: str) -> str:
     return normalized
 
 
-def list_operators(ctx: Context) -> list[Operator]:
+def list_operators(ctx: Context, actor: Actor) -> list[Operator]:
+    authorize(actor, Permission.REGISTRY_READ)
     with ctx.db.reading() as conn:
         return store.list_operators(conn)
 
 
-def list_facilities(ctx: Context, operator_id: str | None = None) -> list[Facility]:
+def list_facilities(ctx: Context, actor: Actor, operator_id: str | None = None) -> list[Facility]:
+    authorize(actor, Permission.REGISTRY_READ)
     with ctx.db.reading() as conn:
         return store.list_facilities(conn, operator_id)
 
 
-def list_machines(ctx: Context, facility_id: str | None = None) -> list[Machine]:
+def list_machines(ctx: Context, actor: Actor, facility_id: str | None = None) -> list[Machine]:
+    authorize(actor, Permission.REGISTRY_READ)
     with ctx.db.reading() as conn:
         return store.list_machines(conn, facility_id)
 
 
-def list_products(ctx: Context) -> list[Product]:
+def list_products(ctx: Context, actor: Actor) -> list[Product]:
+    authorize(actor, Permission.REGISTRY_READ)
     with ctx.db.reading() as conn:
         return store.list_products(conn)
