@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import text
@@ -24,6 +23,7 @@ from typer.testing import CliRunner
 from itptrace.cli.main import app
 from itptrace.repository import migrate
 from itptrace.repository.db import make_engine
+from tests.conftest import Databases, PgServer
 
 REPO = Path(__file__).resolve().parents[2]
 OLDER = "0009"
@@ -44,15 +44,11 @@ SOME_COMMANDS = [COMMANDS[0], COMMANDS[3], COMMANDS[6], COMMANDS[8]]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> str:
     """A database with nothing in it (for SQLite: a file that does not exist yet)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'node.db'}"
-    admin: str = request.getfixturevalue("pg_admin_url")
-    name = f"blank{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{admin}/{name}"
+    return databases.new("postgresql", blank=True)
 
 
 def env_for(url: str, tmp_path: Path) -> dict[str, str]:
@@ -125,9 +121,9 @@ def test_a_command_on_a_database_without_a_schema_names_init(
 
 
 def test_a_command_on_a_database_that_cannot_be_opened_says_so_in_one_line(
-    pg_admin_url: str, tmp_path: Path
+    pg: PgServer, tmp_path: Path
 ) -> None:
-    url = f"{pg_admin_url}/nosuch{uuid.uuid4().hex[:8]}"
+    url = pg.url(f"nosuch{uuid.uuid4().hex[:8]}")
     code, output = run(env_for(url, tmp_path), "trace", "KET01X")
     assert code == 1 and len(output.strip().splitlines()) == 1, output
     assert output.startswith("error: cannot open the database postgresql") and "nosuch" in output

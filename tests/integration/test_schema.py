@@ -149,7 +149,8 @@ def test_issued_codes_are_keyed_indexed_by_request_and_append_only_without_rowid
             found = inspect(conn)
             assert found.get_pk_constraint(table)["constrained_columns"] == [key], table
             indexes = {i["name"]: i["column_names"] for i in found.get_indexes(table)}
-            assert indexes[f"ix_{table.removesuffix('_uis')}_uis_request"] == ["request_id"]
+            # keyset pages of a request's codes read (request, code) in order (migration 0012)
+            assert indexes[f"ix_{table.removesuffix('_uis')}_uis_request"] == ["request_id", key]
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() > 0
             if ctx.db.dialect == "sqlite":
                 sql = conn.execute(

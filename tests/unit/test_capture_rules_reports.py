@@ -188,6 +188,7 @@ NO_DATABASE = Context(  # type: ignore[arg-type]
     names=None,
     public_keys=None,
     leaf_sources={},
+    jobs=None,
 )
 
 
