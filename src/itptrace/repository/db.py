@@ -6,6 +6,8 @@ write survives a power cut and references are enforced as on PostgreSQL.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,7 +32,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # First, so that the switch to WAL below waits for a process creating the same file.
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Switching a brand-new file to WAL takes an exclusive lock that SQLite's busy handler
+    # does not always wait for when another process is creating the same file: try again
+    # for a few seconds, then let the error through.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # 64 MiB of page cache per connection (the default is 2 MiB): UIs are random, so the

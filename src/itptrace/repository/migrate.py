@@ -22,6 +22,7 @@ wait, then find the schema at head and do nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,9 +87,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration not yet applied (up to ``revision``, for tests of a migration);
     a no-op on an up-to-date database. Safe to run from several processes at once."""
     config = _config()
-    with engine.connect() as connection, _serialised(connection):
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    for attempt in range(20):
+        try:
+            with engine.connect() as connection, _serialised(connection):
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            return
+        except OperationalError as exc:
+            # SQLite: another process created the same new file at the same instant and
+            # its first lock was not waited for; the migration itself is all or nothing.
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
