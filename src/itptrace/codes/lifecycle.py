@@ -154,14 +154,15 @@ def state_counts(
 def get_request(ctx: Context, actor: Actor, request_id: int) -> CodeRequest:
     """A code request and its counts by state, in one read whatever its size (only to the
     issuer or the requester)."""
-    with ctx.db.reading() as conn:
-        row = store.get_request_with_counts(conn, request_id)
-    if row is None:
-        raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
-    with audit.reading(
-        ctx, actor, Permission.ISSUER_REQUEST, subject=str(request_id), operator_id=row.operator_id
-    ):
-        pass  # a refusal is recorded; reading a request's metadata is not a pack-level read
+    # One read; a refusal is recorded (a request's metadata is not a pack-level read).
+    with audit.reading(ctx, actor, Permission.ISSUER_REQUEST, subject=str(request_id)) as read:
+        row = store.get_request_with_counts(read.conn, request_id)
+        if row is None:
+            raise NotFound(f"unknown code request {request_id}", subject=str(request_id))
+        if not allowed(actor, Permission.ISSUER_REQUEST, row.operator_id):
+            raise Forbidden(
+                f"{actor.name} may not read code request {request_id}", subject=str(request_id)
+            )
     expires_at = _aware(row.expires_at)
     cancelled_at = None if row.cancelled_at is None else _aware(row.cancelled_at)
     counts = state_counts(
