@@ -79,7 +79,7 @@ def prepare(url: str, workdir: Path, packs: int) -> Site:
         registry.add_facility(ctx, actor, operator_id=o.id, name=n, type=t, address="A", country=c)
         for o, n, t, c in ((maker, "P", "manufacturing", "KE"), (importer, "D", "warehouse", "UG"))
     )
-    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=1)
+    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=10**5)
     gtin = registry.add_product(ctx, actor, gtin="06009876543219", operator_id=maker.id,
                                 brand="B", description="D", category="cigarettes",
                                 pack_size=20).gtin  # fmt: skip

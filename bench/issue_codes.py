@@ -65,7 +65,7 @@ def main() -> None:
     plant = registry.add_facility(
         ctx, actor, operator_id=maker.id, name="P", type="manufacturing", address="A", country="KE"
     )
-    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=1)
+    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=10**5)
     product = registry.add_product(
         ctx,
         actor,

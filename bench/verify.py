@@ -75,7 +75,7 @@ def build(workdir: Path, count: int, applied: int) -> tuple[Context, list[str], 
     depot = registry.add_facility(
         ctx, admin, operator_id=maker.id, name="D", type="warehouse", address="B", country="KE"
     )
-    line = registry.add_machine(ctx, admin, facility_id=plant.id, name="L", capacity_per_hour=1)
+    line = registry.add_machine(ctx, admin, facility_id=plant.id, name="L", capacity_per_hour=10**5)
     product = registry.add_product(
         ctx,
         admin,

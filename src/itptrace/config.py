@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     require_purpose: bool = False
     # Who the CLI acts as in the audit trail ("cli:<name>"); empty: the operating-system login.
     cli_user: str = Field(default="", max_length=90, pattern=r"^[^\x00-\x1f\x7f]*$")
+    # Bounded work (api/bounds.py): what one caller may cost the node.
+    # Requests a second and request-body bytes a UTC day per operator (429 past them).
+    quota_requests_per_second: float = Field(default=50, gt=0)
+    quota_bytes_per_day: int = Field(default=8 * 1024**3, ge=1)
+    # Requests without a valid token answered 401 per client address and second (429 past).
+    anonymous_refusals_per_second: float = Field(default=5, gt=0)
+    # Photos (/verify/image): the largest decoded size, decodes at once, seconds each.
+    image_max_pixels: int = Field(default=25_000_000, ge=1)
+    image_decode_concurrency: int = Field(default=2, ge=1, le=64)
+    image_decode_seconds: float = Field(default=10, gt=0)
+    # Problems kept with a stored refusal and listed in a refusal's answer; the largest
+    # payload a stored refusal keeps whole (a summary of a larger one is kept instead).
+    refusal_problems: int = Field(default=100, ge=1, le=10_000)
+    refusal_payload_bytes: int = Field(default=16 * 1024, ge=1024)
+    # A code request covers at most this many hours of its machine's declared capacity.
+    request_capacity_hours: float = Field(default=24, gt=0)
 
     @field_validator("issuer_code")
     @classmethod

@@ -102,10 +102,14 @@ def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: Ch
         statuses = list(pool.map(lambda r: send(node, r[0], r[1], r[2], "concurrent"), audited))
     assert statuses == [status for *_rest, status in audited]
     rows = audit_after(node, start)
-    assert len(rows) == len(audited)
-    assert sorted((r["user"] or "", r["endpoint"], r["status"]) for r in rows) == sorted(
-        (u or "", _operation(m, url), s) for u, m, url, s in audited
+    named = [r for r in rows if r["user"] is not None]
+    assert sorted((r["user"], r["endpoint"], r["status"]) for r in named) == sorted(
+        (u, _operation(m, url), s) for u, m, url, s in audited if u is not None
     )
+    # Requests without a token are aggregated (api/bounds.py): at most one record per
+    # operation while they keep coming, counting the refusals it stands for.
+    anonymous = {_operation(m, url) for u, m, url, _s in audited if u is None}
+    assert len(rows) - len(named) <= len(anonymous)
 
 
 def _operation(method: str, url: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from itptrace.access import Actor, Role, local_issuer
 from itptrace.api import problems, routes_verify
+from itptrace.api.bounds import Bounds
 from itptrace.auth import service as auth
 from itptrace.capture.service import capture
 from itptrace.clock import FixedClock
@@ -292,6 +293,7 @@ def photo_of_nothing() -> bytes:
 def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
     app = FastAPI()
     app.state.ctx = ctx
+    app.state.bounds = Bounds(ctx.settings)
     app.include_router(routes_verify.router)
     problems.install(app)
     headers = {}

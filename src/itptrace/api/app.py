@@ -10,6 +10,7 @@ processes serve one node.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from itptrace import __version__
+from itptrace import __version__, bounded_json
 from itptrace.api import (
     problems,
     routes_capture,
@@ -33,6 +34,7 @@ from itptrace.api import (
     routes_registry,
     routes_verify,
 )
+from itptrace.api.bounds import QUOTA_KEY, Bounds
 from itptrace.context import Context
 from itptrace.jobs import service as jobs
 from itptrace.ledger.periodic import Checkpointer
@@ -48,6 +50,8 @@ BODY_LIMITS = {
 IMAGE_PATHS = {"/verify/image"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "multipart/form-data"}
 DEFAULT_BODY_LIMIT = 1 * MIB
+# A JSON body larger than this has its nesting measured in a thread, off the event loop.
+DEPTH_IN_THREAD = 256 * 1024
 DESCRIPTION = (
     "Tracking and tracing of tobacco products (WHO FCTC ITP Article 8): registry, "
     "independent ID issuer, event capture (EPCIS 2.0 and EU-style messages) and queries. "
@@ -88,14 +92,49 @@ def _refusal(scope: Scope, limit: int) -> HTTPException | None:
     return None
 
 
+def _checks_json(scope: Scope) -> bool:
+    """Whether the request's body is JSON the guard measures the nesting of first."""
+    content_type = Headers(scope=scope).get("content-type", "")
+    return (
+        scope["method"] in ("POST", "PUT", "PATCH")
+        and scope["path"] not in IMAGE_PATHS
+        and _is_json(content_type)
+    )
+
+
+async def _whole_body(receive: Receive) -> tuple[list[Message], bytes]:
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+async def _too_deep(body: bytes) -> bounded_json.JsonTooDeep | None:
+    try:
+        if len(body) > DEPTH_IN_THREAD:
+            await anyio.to_thread.run_sync(bounded_json.check_depth, body)
+        else:
+            bounded_json.check_depth(body)
+    except bounded_json.JsonTooDeep as exc:
+        return exc
+    return None
+
+
 class RequestGuard:
     """400 for control characters in the URL, 415 for a body that is not JSON, 413 once a
-    body passes its path's limit (counted as it is read, whatever Content-Length says)."""
+    body passes its path's limit (counted as it is read, whatever Content-Length says),
+    400 ``json_too_deep`` for a JSON body nesting deeper than ``bounded_json.MAX_DEPTH``
+    (measured before any parser sees it). The body bytes received are charged to the
+    quota of the operator the request was authenticated as (``api/bounds.py``)."""
 
-    def __init__(self, app: ASGIApp, limits: Mapping[str, int], default: int):
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int], default: int, bounds: Bounds):
         self.app = app
         self.limits = limits
         self.default = default
+        self.bounds = bounds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,7 +162,36 @@ class RequestGuard:
                     raise problems.PayloadTooLarge(limit)
             return message
 
-        await self.app(scope, limited, send)
+        source: Receive = limited
+        if _checks_json(scope):
+            try:
+                messages, body = await _whole_body(limited)
+            except problems.PayloadTooLarge as exc:
+                await _refuse(scope, receive, send, 413, "payload_too_large", str(exc.detail))
+                return
+            deep = await _too_deep(body)
+            if deep is not None:
+                await _refuse(scope, receive, send, 400, deep.code, deep.message)
+                return
+            pending = deque(messages)
+
+            async def replay() -> Message:
+                return pending.popleft() if pending else await receive()
+
+            source = replay
+        try:
+            await self.app(scope, source, send)
+        finally:
+            key = scope.get("state", {}).get(QUOTA_KEY)
+            if key is not None:
+                self.bounds.quotas.charge(key, received)
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str
+) -> None:
+    response = problems.problem_response(status, code, detail, headers={"Connection": "close"})
+    await response(scope, receive, send)
 
 
 class Health(BaseModel):
@@ -204,6 +272,7 @@ def create_app(
             yield
         finally:
             await anyio.to_thread.run_sync(background.stop)
+            await anyio.to_thread.run_sync(app.state.bounds.anonymous.flush, ctx)
 
     app = FastAPI(
         title="itptrace national node",
@@ -212,6 +281,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.bounds = Bounds(ctx.settings)
     for module in (
         routes_registry,
         routes_issuer,
@@ -237,6 +307,8 @@ def create_app(
         return Response(PONG, media_type="application/json")
 
     problems.install(app)
-    app.add_middleware(RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT)
+    app.add_middleware(
+        RequestGuard, limits=BODY_LIMITS, default=DEFAULT_BODY_LIMIT, bounds=app.state.bounds
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

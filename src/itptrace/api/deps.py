@@ -51,6 +51,7 @@ def caller(permission: Permission) -> Any:
     """A dependency returning the authenticated actor, refused unless it has ``permission``."""
 
     def dependency(
+        request: Request,
         ctx: Node,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
         purpose: Annotated[str | None, PurposeHeader] = None,
@@ -61,8 +62,9 @@ def caller(permission: Permission) -> Any:
                 raise Unauthenticated("this endpoint needs an 'Authorization: Bearer' token")
             known = service.authenticate(ctx, credentials.credentials)
         except Unauthenticated as refused:
-            # Anonymous: the record names the operation, never the caller's own text.
-            audit.refusal(ctx, None, permission.value, refused)
+            # Anonymous: rate-limited, and recorded aggregated (api/bounds.py), naming the
+            # operation and the code, never the caller's own text.
+            request.app.state.bounds.refuse_anonymous(ctx, request, permission.value, refused)
             raise
         actor = known.through(Door.API).stating(purpose, case_ref)
         try:
@@ -70,6 +72,7 @@ def caller(permission: Permission) -> Any:
         except DomainError as refused:
             audit.refusal(ctx, actor, permission.value, refused)
             raise
+        request.app.state.bounds.admit(request, actor)  # the operator's quota (429 past it)
         return actor
 
     return Depends(dependency)

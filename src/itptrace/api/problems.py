@@ -32,6 +32,8 @@ STATUS_OF_CODE = {
     "malformed_json": 400,
     "query_parameter_invalid": 400,
     "offset_paging_refused": 400,
+    "json_too_deep": 400,
+    "image_decode_timeout": 503,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -44,8 +46,13 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    429: "too_many_requests",
     500: "internal_error",
+    503: "busy",
 }
+
+
+TEXT_LIMIT = 500  # characters of a problem's message, event id or subject in an answer
 
 
 class ProblemItem(BaseModel):
@@ -79,6 +86,9 @@ TITLES = {
     "capture_refused": "The report was refused",
     "offset_paging_refused": "Paging by offset is not offered: page with after",
     "internal_error": "The node could not answer",
+    "json_too_deep": "The JSON nests too deeply",
+    "too_many_requests": "Too many requests: wait as Retry-After says",
+    "busy": "The node is busy with this kind of work: try again shortly",
 }
 
 
@@ -144,23 +154,33 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(status, exc.code, exc.message, subject=exc.subject, headers=headers)
 
 
-async def _capture_refused(_request: Request, exc: Exception) -> JSONResponse:
+def _clip(text: str | None, limit: int = TEXT_LIMIT) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+async def _capture_refused(request: Request, exc: Exception) -> JSONResponse:
+    """The refusal with its first ``refusal_problems`` problems (the answer stays small
+    however many there are; the detail gives the total)."""
     assert isinstance(exc, CaptureRefused)
+    listed = request.app.state.ctx.settings.refusal_problems
     items = [
         ProblemItem(
             code=p.code,
             type=TYPE_BASE + p.code,
-            message=p.message,
-            event_id=p.event_id,
-            subject=p.subject,
+            message=_clip(p.message) or "",
+            event_id=_clip(p.event_id),
+            subject=_clip(p.subject),
         )
-        for p in exc.problems
+        for p in exc.problems[:listed]
     ]
     codes = sorted({p.code for p in exc.problems})
     code = codes[0] if len(codes) == 1 else "capture_refused"
     failing = len({p.event_id for p in exc.problems})
-    detail = f"the report was refused: {len(items)} problems in {failing} events; nothing stored"
-    first = exc.problems[0].subject if exc.problems else None
+    total = len(exc.problems)
+    detail = f"the report was refused: {total} problems in {failing} events; nothing stored"
+    if total > len(items):
+        detail += f" (the first {len(items)} are listed)"
+    first = _clip(exc.problems[0].subject) if exc.problems else None
     return problem_response(exc.status, code, detail, subject=first, errors=items)
 
 
@@ -212,7 +232,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 500)
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 500)
 
 
 def problem_responses(*, public: bool = False) -> dict[str, Any]:

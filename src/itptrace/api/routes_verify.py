@@ -11,19 +11,23 @@ part and the same fields as ``/verify`` as form fields) or a bare ``image/png`` 
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from itptrace.access import Actor, Permission
+from itptrace.api.bounds import Bounds, Busy
 from itptrace.api.deps import PRINTABLE, Node, Text, caller
 from itptrace.clock import parse_instant
+from itptrace.config import Settings
 from itptrace.context import Context
 from itptrace.verify import alerts as alerting
 from itptrace.verify import exchange
@@ -36,6 +40,7 @@ BundleReader = caller(Permission.OFFLINE_BUNDLE)
 AlertReader, AlertManager = caller(Permission.ALERTS_READ), caller(Permission.ALERTS_MANAGE)
 AlertId = Annotated[int, Path(ge=1, le=2**53)]
 IMAGE_TYPES = ("image/png", "image/jpeg")
+MAX_FORM_PARTS = 20  # the image and the scan fields are 9 parts
 
 
 class _In(BaseModel):
@@ -154,7 +159,15 @@ async def verify_scan(body: VerifyIn, ctx: Node, actor: Actor = Verifier) -> obj
 
 
 def _form(content_type: str, body: bytes) -> tuple[bytes | None, dict[str, str]]:
-    """The image part and the text fields of a multipart/form-data body."""
+    """The image part and the text fields of a multipart/form-data body (blocking: the
+    stdlib parser is slow on many parts, so at most ``MAX_FORM_PARTS`` are parsed)."""
+    boundary = _boundary(content_type)
+    if boundary is not None and body.count(b"--" + boundary) > MAX_FORM_PARTS + 1:
+        raise VerifyError(
+            f"the form has more than {MAX_FORM_PARTS} parts: send the image and the fields",
+            subject="image",
+            code="too_many_form_parts",
+        )
     try:
         head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
         message = BytesParser(policy=HTTP).parsebytes(head + body)
@@ -177,6 +190,44 @@ def _form(content_type: str, body: bytes) -> tuple[bytes | None, dict[str, str]]
         else:
             fields[name] = data.decode("utf-8", "replace")
     return image, fields
+
+
+def _boundary(content_type: str) -> bytes | None:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "boundary" and value.strip().strip('"'):
+            return value.strip().strip('"').encode("latin-1", "replace")
+    return None
+
+
+def _decode(bounds: Bounds, image: bytes, settings: Settings, deadline: float) -> str:
+    """Decode in a slot of the app's (blocking; the slot is freed when decoding ends, even
+    when the request stopped waiting for it)."""
+    try:
+        return decode_photo(image, max_pixels=settings.image_max_pixels, deadline=deadline)
+    finally:
+        bounds.decodes.release()
+
+
+async def _decoded(request: Request, ctx: Context, image: bytes) -> str:
+    """The code in ``image``: at most ``image_decode_concurrency`` decodes at once (503 when
+    every slot is taken) and ``image_decode_seconds`` each (503 ``image_decode_timeout``)."""
+    bounds: Bounds = request.app.state.bounds
+    if not bounds.decodes.acquire(blocking=False):
+        raise Busy("every photo decoder is busy: try again in a moment")
+    budget = ctx.settings.image_decode_seconds
+    deadline = time.monotonic() + budget
+    try:
+        with anyio.fail_after(budget):
+            return await anyio.to_thread.run_sync(
+                _decode, bounds, image, ctx.settings, deadline, abandon_on_cancel=True
+            )
+    except TimeoutError:
+        raise VerifyError(
+            f"the photo could not be decoded in {budget:g} seconds: send a smaller one",
+            subject="image",
+            code="image_decode_timeout",
+        ) from None
 
 
 def _fields(raw: dict[str, str]) -> ScanFields:
@@ -228,13 +279,13 @@ async def verify_image(request: Request, ctx: Node, actor: Actor = Verifier) -> 
         image: bytes | None = body
         raw = {k: v for k, v in request.query_params.items()}
     elif content_type.lower().startswith("multipart/form-data"):
-        image, raw = _form(content_type, body)
+        image, raw = await run_in_threadpool(_form, content_type, body)
     else:
         raise VerifyError("send multipart/form-data or an image/png or image/jpeg body")
     if not image:
         raise VerifyError("no image in the request", subject="image")
     fields = _fields(raw)
-    text = await run_in_threadpool(decode_photo, image)
+    text = await _decoded(request, ctx, image)
     found = await run_in_threadpool(_verify, ctx, actor, text, fields, "image")
     return found
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from itptrace import bounded_json
 from itptrace.access import Actor, Permission, authorize
 from itptrace.capture.formats import MalformedDocument, Shape, check_shape
 from itptrace.capture.model import Problem
@@ -85,7 +86,8 @@ def run(ctx: Context, actor: Actor, job: Job, payload: str, finish: Finish) -> O
     def on_commit(conn: Connection, result: CaptureResult) -> None:
         finish(conn, outcome(result))
 
-    return outcome(capture_document(ctx, actor, json.loads(payload), on_commit=on_commit))
+    document = bounded_json.loads(payload)  # a job queued before the limit held is refused
+    return outcome(capture_document(ctx, actor, document, on_commit=on_commit))
 
 
 KIND: JobKind[Context] = JobKind(
@@ -115,7 +117,7 @@ def submit(
     try:
         document_text = body.decode("utf-8") if isinstance(body, bytes) else body
         KIND.check_payload(document_text)  # before parsing it
-        document = json.loads(document_text)
+        document = bounded_json.loads(document_text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedDocument(f"the body is not valid UTF-8 JSON: {exc}") from None
     check_shape(document, Shape.ANY)

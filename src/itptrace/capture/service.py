@@ -240,8 +240,9 @@ def _capture(
             accepted = []
         else:
             result.accepted = write_accepted(conn, view, accepted, received, recalled)
-        rows = [_refused_row(event, problems, received) for event, problems in refused]
-        rows += [_malformed_row(actor, p, received) for p in malformed]
+        limits = (ctx.settings.refusal_problems, ctx.settings.refusal_payload_bytes)
+        rows = [_refused_row(event, problems, received, limits) for event, problems in refused]
+        rows += [_malformed_row(actor, p, received) for p in malformed[: limits[0]]]
         store.insert_refused(conn, rows)
         if on_commit is not None:
             on_commit(conn, result)
@@ -255,17 +256,65 @@ def _malformed_row(actor: Actor, problem: Problem, received: datetime) -> dict[s
         "originator_id": (actor.operator_id or actor.name)[:32],
         "event_id": (problem.event_id or "")[:200] or None,
         "message_type": None,
-        "problems": json.dumps([problem.__dict__]),
+        "problems": _problems_json([problem], 1),
         "payload": json.dumps({}),
     }
 
 
-def _refused_row(event: TraceEvent, problems: list[Problem], received: datetime) -> dict[str, Any]:
+def _refused_row(
+    event: TraceEvent, problems: list[Problem], received: datetime, limits: tuple[int, int]
+) -> dict[str, Any]:
+    """A refused event as stored: bounded in size, however large it and its problem list
+    are (the first problems and the total; the message whole, or a summary of it)."""
+    kept, payload_bytes = limits
     return {
         "received_at": received,
         "originator_id": event.originator_id[:32],
         "event_id": event.event_id[:200],
         "message_type": event.message_type.value,
-        "problems": json.dumps([p.__dict__ for p in problems]),
-        "payload": json.dumps(message_to_json(event), default=str),
+        "problems": _problems_json(problems, kept),
+        "payload": _payload_json(message_to_json(event), payload_bytes),
     }
+
+
+TEXT_KEPT = 500  # characters of a stored problem's message or subject
+ITEMS_KEPT = 20  # items of each list a payload summary shows
+
+
+def _problems_json(problems: list[Problem], kept: int) -> str:
+    listed = [
+        {k: v[:TEXT_KEPT] if isinstance(v, str) else v for k, v in p.__dict__.items()}
+        for p in problems[:kept]
+    ]
+    if len(problems) > kept:
+        more = len(problems) - kept
+        listed.append(
+            {
+                "code": "more_problems",
+                "message": f"and {more} more problems ({len(problems)} in all)",
+                "event_id": problems[0].event_id,
+                "subject": None,
+                "flag_only": False,
+            }
+        )
+    return json.dumps(listed)
+
+
+def _payload_json(body: dict[str, Any], limit: int) -> str:
+    """The message as sent, or, past ``limit`` bytes, a summary: its short fields, the
+    size and first items of each list, and the digest of the whole."""
+    whole = json.dumps(body, default=str)
+    if len(whole) <= limit:
+        return whole
+    summary: dict[str, Any] = {
+        "summary": True,
+        "bytes": len(whole),
+        "sha256": hashlib.sha256(whole.encode()).hexdigest(),
+    }
+    for key, value in body.items():
+        if isinstance(value, list):
+            summary[key] = {"count": len(value), "first": value[:ITEMS_KEPT]}
+        elif len(json.dumps(value, default=str)) <= TEXT_KEPT:
+            summary[key] = value
+    text = json.dumps(summary, default=str)
+    return text if len(text) <= limit else json.dumps({k: summary[k] for k in list(summary)[:3]})

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from itptrace import bounded_json
 from itptrace.capture.service import capture_document
 from itptrace.cli.common import (
     as_authority,
@@ -32,7 +33,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return bounded_json.loads(path.read_text(), what=str(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
 

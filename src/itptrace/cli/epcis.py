@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from itptrace import bounded_json
 from itptrace.cli.common import console, err_console, fail, handles_errors, print_json
 from itptrace.epcis import EpcisDocument, EpcisValidationError, parse_document
 
@@ -37,7 +38,7 @@ def _load(path: Path) -> Any:
     except UnicodeDecodeError:
         raise fail(f"{path} is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        return bounded_json.loads(text, what=str(path))
     except json.JSONDecodeError as exc:
         raise fail(f"{path} is not JSON: {exc}") from None
 

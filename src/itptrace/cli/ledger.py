@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from itptrace import bounded_json
 from itptrace.cli.common import (
     as_auditor,
     as_issuer,
@@ -34,7 +34,7 @@ def _b64(raw: bytes) -> str:
 
 def _verifier_keys(path: Path) -> list[str]:
     """The verifier keys of an ``export-key`` file."""
-    data: Any = json.loads(path.read_text())
+    data: Any = bounded_json.loads(path.read_text(), what=str(path))
     if not isinstance(data, dict) or data.get("format") != ledger.KEY_FORMAT:
         raise ValueError(f"{path} is not an exported ledger key ({ledger.KEY_FORMAT})")
     keys = data.get("keys")

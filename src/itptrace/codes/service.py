@@ -81,6 +81,20 @@ def _check_quantity(ctx: Context, quantity: int) -> None:
         )
 
 
+def _check_capacity(ctx: Context, machine_id: str, per_hour: int, quantity: int) -> None:
+    """A request covers at most ``request_capacity_hours`` of the machine's declared output:
+    codes beyond what the line can mark are codes that can be put on other packs."""
+    hours = ctx.settings.request_capacity_hours
+    most = int(per_hour * hours)
+    if quantity > most:
+        raise IssuerError(
+            f"machine {machine_id} marks {per_hour} packs an hour: a request covers at most "
+            f"{hours:g} hours of it ({most} codes), not {quantity}",
+            subject=machine_id,
+            code="quantity_above_capacity",
+        )
+
+
 def _check_facility_of(ctx: Context, operator_id: str, facility_id: str) -> None:
     registry.require_operator(ctx, operator_id)
     facility = registry.require_facility(ctx, facility_id)
@@ -204,7 +218,8 @@ def request_unit_codes(
     authorize(actor, Permission.ISSUER_REQUEST, operator_id=request.operator_id)
     _check_quantity(ctx, request.quantity)
     _check_facility_of(ctx, request.operator_id, request.facility_id)
-    registry.require_machine(ctx, request.machine_id, request.facility_id)
+    machine = registry.require_machine(ctx, request.machine_id, request.facility_id)
+    _check_capacity(ctx, machine.id, machine.capacity_per_hour, request.quantity)
     product = registry.require_product(ctx, request.gtin)
     market = checked_country(request.intended_market)
     if request.importer_id:

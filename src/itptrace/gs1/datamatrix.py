@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+import time
 
 import numpy as np
 import zxingcpp
@@ -26,7 +27,14 @@ from PIL import Image, ImageFilter
 
 from itptrace.gs1.element import CodePayload, to_element_string
 
-__all__ = ["DataMatrixError", "decode_image", "render_png", "render_svg", "symbol_size"]
+__all__ = [
+    "DataMatrixError",
+    "ImageTooLarge",
+    "decode_image",
+    "render_png",
+    "render_svg",
+    "symbol_size",
+]
 
 _DARK = 0
 _LIGHT = 255
@@ -34,6 +42,10 @@ _LIGHT = 255
 
 class DataMatrixError(Exception):
     """A payload cannot be drawn as a GS1 Data Matrix, or an image cannot be read at all."""
+
+
+class ImageTooLarge(DataMatrixError):
+    """The image's header declares more pixels than the caller lets be decoded."""
 
 
 def _modules(p: CodePayload) -> NDArray[np.uint8]:
@@ -106,9 +118,16 @@ def render_svg(p: CodePayload, *, module_px: int = 8, quiet_zone: int = 2) -> st
     )
 
 
-def _load_grey(source: pathlib.Path | bytes) -> Image.Image:
+def _load_grey(source: pathlib.Path | bytes, max_pixels: int | None) -> Image.Image:
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
+            # ``open`` has read the header only: the size is known before any pixel is
+            # decoded (a small compressed file may declare a huge image).
+            width, height = opened.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"the image is {width} x {height} pixels; at most {max_pixels} are decoded"
+                )
             image = opened.convert("RGBA")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataMatrixError(f"not a readable image: {exc}") from exc
@@ -129,17 +148,23 @@ def _read(image: Image.Image) -> list[str]:
     return [barcode.text for barcode in found if barcode.valid]
 
 
-def decode_image(source: pathlib.Path | bytes) -> list[str]:
+def decode_image(
+    source: pathlib.Path | bytes,
+    *,
+    max_pixels: int | None = None,
+    deadline: float | None = None,
+) -> list[str]:
     """Decode every Data Matrix in a PNG/JPEG (a path or the file's bytes).
 
     Returns one string per symbol, in the order zxing-cpp reports them: for a GS1 symbol the
     raw element string with GS separators and no symbology identifier; for a plain symbol its
     text. An image without a readable symbol gives an empty list; a file that is not an image
-    raises ``DataMatrixError``.
+    raises ``DataMatrixError``, one of more than ``max_pixels`` pixels ``ImageTooLarge``
+    before it is decoded. Past ``deadline`` (``time.monotonic()``) no second pass is tried.
     """
-    image = _load_grey(source)
+    image = _load_grey(source, max_pixels)
     decoded = _read(image)
-    if not decoded:
+    if not decoded and (deadline is None or time.monotonic() < deadline):
         # Blur spreads a module into its neighbours until the binarizer loses the grid; an
         # unsharp mask restores the edges. Measured: it rescues blur radii around half a module
         # that the first pass misses, at any rotation.

@@ -130,7 +130,9 @@ def _build(ctx: Context, rng: random.Random, cartons: int, unapplied: int) -> _W
     trader = operator(name="Rift Distributors", roles=["distributor"], tobacco_industry=False)
     facility = functools.partial(registry.add_facility, ctx, admin, country="KE")
     plant = facility(operator_id=maker.id, name="Thika", type="manufacturing", address="Thika")
-    line = registry.add_machine(ctx, admin, facility_id=plant.id, name="L1", capacity_per_hour=1)
+    line = registry.add_machine(
+        ctx, admin, facility_id=plant.id, name="L1", capacity_per_hour=36_000
+    )
     product = registry.add_product(ctx, admin, operator_id=maker.id, **PRODUCT)
     depots, outlets = (
         {c: facility(operator_id=trader.id, name=c, type=kind, address=c).id for c in CITIES}

@@ -21,7 +21,7 @@ from itptrace.access import Actor, Permission, authorize
 from itptrace.auth import audit
 from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError
-from itptrace.gs1.datamatrix import DataMatrixError, decode_image
+from itptrace.gs1.datamatrix import DataMatrixError, ImageTooLarge, decode_image
 from itptrace.repository.db import IntegrityError
 from itptrace.verify import alerts, store
 from itptrace.verify.facts import gather, public_keyset
@@ -162,10 +162,15 @@ def _verify(ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None) 
     )
 
 
-def decode_photo(image: Path | bytes) -> str:
-    """The text of the one Data Matrix in a photo (rotation and slight blur are fine)."""
+def decode_photo(
+    image: Path | bytes, *, max_pixels: int | None = None, deadline: float | None = None
+) -> str:
+    """The text of the one Data Matrix in a photo (rotation and slight blur are fine);
+    a photo of more than ``max_pixels`` is refused before it is decoded."""
     try:
-        found = list(dict.fromkeys(decode_image(image)))
+        found = list(dict.fromkeys(decode_image(image, max_pixels=max_pixels, deadline=deadline)))
+    except ImageTooLarge as exc:
+        raise VerifyError(str(exc), subject="image", code="image_too_large") from None
     except DataMatrixError as exc:
         raise VerifyError(str(exc), subject="image", code="image_unreadable") from None
     if not found:
