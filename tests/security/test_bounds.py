@@ -33,6 +33,7 @@ from itptrace.api.app import create_app
 from itptrace.auth import audit
 from itptrace.auth import service as auth
 from itptrace.capture import jobs as capture_jobs
+from itptrace.capture.model import MessageType
 from itptrace.capture.native import message_to_json
 from itptrace.cli.main import app as cli_app
 from itptrace.codes import service as issuer
@@ -339,6 +340,60 @@ def test_a_refused_application_of_20000_unknown_codes_is_stored_and_answered_bou
     assert payload["summary"] is True and payload["bytes"] > len(body) // 2
     assert len(json.dumps(payload)) <= site.ctx.settings.refusal_payload_bytes
     assert len(json.dumps(problems)) < 100_000
+
+
+def test_bad_invoices_grow_the_stored_refusals_by_less_than_they_weigh(site: Site) -> None:
+    world, msg = site.world, Messages(prefix="INV")
+    invoices = [
+        msg.transaction(
+            MessageType.EIV,
+            world.maker.id,
+            [f"KET01Q{n:04d}{i:06d}ZZZZZZZZ" for i in range(1000)],
+            site.ctx.clock.now(),
+            number=f"N{n}",
+            amount="10",
+            currency="KES",
+            seller=world.maker.id,
+            buyer=world.importer.id,
+        )
+        for n in range(10)
+    ]
+    body = json.dumps({"messages": [message_to_json(e) for e in invoices]}, default=str)
+    with serving(site.ctx) as served, served.client(site.maker_token) as maker:
+        response = while_answering(
+            served,
+            lambda: maker.post(
+                "/messages", content=body, headers={"Content-Type": "application/json"}
+            ),
+        )
+    assert response.status_code == 422, response.text[:500]
+    ids = {e.event_id for e in invoices}
+    stored = [
+        r
+        for r in refused_queries.list_refused(site.ctx, local_authority(), limit=1000)
+        if r.event_id in ids
+    ]
+    assert len(stored) == len(invoices)
+    weight = sum(len(json.dumps(r.problems)) + len(json.dumps(r.payload)) for r in stored)
+    assert weight < len(body)
+
+
+def test_a_queued_report_of_300_refused_events_keeps_its_first_problems_and_the_count(
+    site: Site,
+) -> None:
+    world, msg = site.world, Messages(prefix="JOB")
+    now = site.ctx.clock.now()
+    events = [
+        msg.apply(world.maker.id, world.plant.id, world.line.id, [f"KET01J{n:09d}ZZ"], now)
+        for n in range(300)
+    ]
+    maker = Actor("maker", Role.OPERATOR, operator_id=world.maker.id, tobacco_industry=True)
+    body = json.dumps({"messages": [message_to_json(e) for e in events]}, default=str)
+    job = capture_jobs.submit(site.ctx, maker, body)
+    assert run_next(site.ctx, site.ctx.jobs) == job.id
+    failed = capture_jobs.get_job(site.ctx, local_issuer(), job.id)
+    assert failed.status == "failed" and failed.error_count == 300
+    assert len(failed.errors) == site.ctx.settings.refusal_problems
 
 
 # --- 4. Quotas and anonymous refusals ----------------------------------------------------

@@ -67,14 +67,15 @@ def _problem(p: Problem) -> dict[str, Any]:
     return {"code": p.code, "message": p.message, "event_id": p.event_id, "subject": p.subject}
 
 
-def outcome(result: CaptureResult) -> Outcome:
-    """A capture's outcome as its job keeps it: counts, flags and (up to 10,000) errors."""
+def outcome(result: CaptureResult, kept: int = MAX_STORED_ERRORS) -> Outcome:
+    """A capture's outcome as its job keeps it: counts, flags and the first ``kept`` errors
+    (the job's answer then stays small however many events failed)."""
     errors = [_problem(p) for p in result.problems if not p.flag_only]
     summary = {
         "accepted": len(result.accepted),
         "duplicates": len(result.duplicates),
         "error_count": len(errors),
-        "errors": errors[:MAX_STORED_ERRORS],
+        "errors": errors[:kept],
         "flags": [_problem(p) for p in result.problems if p.flag_only][:MAX_STORED_ERRORS],
     }
     return Outcome(result.ok, summary)
@@ -83,11 +84,13 @@ def outcome(result: CaptureResult) -> Outcome:
 def run(ctx: Context, actor: Actor, job: Job, payload: str, finish: Finish) -> Outcome:
     """The handler: capture the queued document as ``actor``, finishing the job with it."""
 
+    kept = ctx.settings.refusal_problems
+
     def on_commit(conn: Connection, result: CaptureResult) -> None:
-        finish(conn, outcome(result))
+        finish(conn, outcome(result, kept))
 
     document = bounded_json.loads(payload)  # a job queued before the limit held is refused
-    return outcome(capture_document(ctx, actor, document, on_commit=on_commit))
+    return outcome(capture_document(ctx, actor, document, on_commit=on_commit), kept)
 
 
 KIND: JobKind[Context] = JobKind(

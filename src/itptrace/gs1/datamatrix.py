@@ -129,7 +129,9 @@ def _load_grey(source: pathlib.Path | bytes, max_pixels: int | None) -> Image.Im
                     f"the image is {width} x {height} pixels; at most {max_pixels} are decoded"
                 )
             image = opened.convert("RGBA")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, far above ours
+        raise ImageTooLarge("the image declares far more pixels than a photo of a pack") from exc
+    except (OSError, ValueError) as exc:
         raise DataMatrixError(f"not a readable image: {exc}") from exc
     # Transparent pixels often hold black; lay the image on white before dropping alpha.
     backdrop = Image.new("RGBA", image.size, (255, 255, 255, 255))
