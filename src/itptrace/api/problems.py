@@ -232,7 +232,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 500)
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503)
 
 
 def problem_responses(*, public: bool = False) -> dict[str, Any]:
