@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from PIL import Image
 from typer.testing import CliRunner
 
+from itptrace import bounded_json
 from itptrace.access import Actor, Role, local_authority, local_issuer
 from itptrace.api.app import create_app
 from itptrace.auth import audit
@@ -198,6 +199,27 @@ def test_a_queued_report_nested_too_deep_fails_at_once_without_being_tried_again
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", 0),
+        ('"[[["', 0),
+        ("[[1], {}]", 2),
+        ('{"a": [{"b": "[[{{"}]}', 3),
+        ('["\\\\", ["\\"[", "\\\\\\"]"]]', 2),
+        ("[" * 65 + "]" * 65, 65),
+    ],
+)
+def test_the_depth_counts_brackets_outside_strings_only(text: str, expected: int) -> None:
+    json.loads(text)  # every case is valid JSON
+    assert bounded_json.depth(text) == expected
+    if expected > bounded_json.MAX_DEPTH:
+        with pytest.raises(bounded_json.JsonTooDeep):
+            bounded_json.loads(text)
+    else:
+        assert bounded_json.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
     "command", [["epcis", "validate"], ["epcis", "hash"], ["capture"], ["capture", "--partial"]]
 )
 def test_the_cli_refuses_a_file_nested_too_deep_in_one_line_with_a_non_zero_exit(
@@ -212,8 +234,7 @@ def test_the_cli_refuses_a_file_nested_too_deep_in_one_line_with_a_non_zero_exit
         "ITPTRACE_COUNTRY": settings.country,
         "ITPTRACE_ISSUER_CODE": settings.issuer_code,
     }
-    args = [*command, str(deep)] if command[0] == "epcis" else [command[0], str(deep)]
-    result = CliRunner().invoke(cli_app, args, env=env)
+    result = CliRunner().invoke(cli_app, [*command, str(deep)], env=env)
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output[:2000]
