@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 
 from itptrace import bounded_json
 from itptrace.access import Actor, Role, local_authority, local_issuer
+from itptrace.api import routes_verify
 from itptrace.api.app import create_app
 from itptrace.auth import audit
 from itptrace.auth import service as auth
@@ -336,7 +337,20 @@ def test_a_photo_not_decoded_within_its_time_budget_is_answered_503(site: Site) 
                 headers={"Content-Type": "image/png"},
             ),
         )
+        # The decode that ran past its budget still ends, and gives its slot back.
+        slots = served.app.state.bounds.decodes
+        assert slots.acquire(timeout=60)
+        slots.release()
     problem(response, 503, "image_decode_timeout")
+
+
+def test_a_decode_that_never_started_gives_its_slot_back() -> None:
+    slots = threading.BoundedSemaphore(1)
+    assert slots.acquire(blocking=False)
+    slot = routes_verify._Slot(slots)
+    slot.abandon()  # the request stopped waiting before a thread took the decode
+    assert slots.acquire(blocking=False)
+    assert routes_verify._decode(slot, b"", None, 0.0) == ""  # type: ignore[arg-type]
 
 
 # --- 3. Stored refusals and refusal answers ----------------------------------------------

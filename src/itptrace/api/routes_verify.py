@@ -11,6 +11,7 @@ part and the same fields as ``/verify`` as form fields) or a bare ``image/png`` 
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -200,13 +201,37 @@ def _boundary(content_type: str) -> bytes | None:
     return None
 
 
-def _decode(bounds: Bounds, image: bytes, settings: Settings, deadline: float) -> str:
-    """Decode in a slot of the app's (blocking; the slot is freed when decoding ends, even
-    when the request stopped waiting for it)."""
+class _Slot:
+    """One taken decoding slot: freed by the decode when it ran (even after the request
+    stopped waiting), or by the request when the decode never started."""
+
+    def __init__(self, slots: threading.BoundedSemaphore):
+        self.slots = slots
+        self.lock = threading.Lock()
+        self.state = "waiting"  # then running, or abandoned
+
+    def start(self) -> bool:
+        with self.lock:
+            if self.state == "abandoned":
+                return False
+            self.state = "running"
+            return True
+
+    def abandon(self) -> None:
+        with self.lock:
+            if self.state == "waiting":
+                self.state = "abandoned"
+                self.slots.release()
+
+
+def _decode(slot: _Slot, image: bytes, settings: Settings, deadline: float) -> str:
+    """Decode in the slot (blocking)."""
+    if not slot.start():
+        return ""  # nobody waits for this answer any more
     try:
         return decode_photo(image, max_pixels=settings.image_max_pixels, deadline=deadline)
     finally:
-        bounds.decodes.release()
+        slot.slots.release()
 
 
 async def _decoded(request: Request, ctx: Context, image: bytes) -> str:
@@ -215,12 +240,13 @@ async def _decoded(request: Request, ctx: Context, image: bytes) -> str:
     bounds: Bounds = request.app.state.bounds
     if not bounds.decodes.acquire(blocking=False):
         raise Busy("every photo decoder is busy: try again in a moment")
+    slot = _Slot(bounds.decodes)
     budget = ctx.settings.image_decode_seconds
     deadline = time.monotonic() + budget
     try:
         with anyio.fail_after(budget):
             return await anyio.to_thread.run_sync(
-                _decode, bounds, image, ctx.settings, deadline, abandon_on_cancel=True
+                _decode, slot, image, ctx.settings, deadline, abandon_on_cancel=True
             )
     except TimeoutError:
         raise VerifyError(
@@ -228,6 +254,8 @@ async def _decoded(request: Request, ctx: Context, image: bytes) -> str:
             subject="image",
             code="image_decode_timeout",
         ) from None
+    finally:
+        slot.abandon()  # the decode never started (all threads busy): free its slot
 
 
 def _fields(raw: dict[str, str]) -> ScanFields:
