@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from itptrace.context import Context
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import Description, World, register
+from itptrace.sim.worlds import KENYA
 
 
 def scratch(prefix: str) -> Path:
@@ -43,6 +46,12 @@ def bench_node(workdir: Path, clock: str = "system") -> Context:
     registry.init_party(ctx)
     issuer.ensure_signing_key(ctx, local_issuer())
     return ctx
+
+
+def bench_world(ctx: Context, description: Description = KENYA) -> tuple[ServiceDriver, World]:
+    """``description`` registered on ``ctx`` through the world builder's service driver."""
+    driver = ServiceDriver(ctx)
+    return driver, register(driver, description)
 
 
 def parse_args(description: str) -> argparse.Namespace:
