@@ -118,20 +118,12 @@ def test_aggregation_nests_and_a_pack_is_never_in_two_containers(chain: Chain) -
     applied(chain)
     w, m, t = chain.world, chain.msg, chain.now
     carton, other = chain.cartons[0], chain.cartons[1]
-    assert chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, carton, chain.packs[:10], t)
-    ).ok
-    result = chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, other, chain.packs[5:15], t)
-    )
+    assert chain.send(chain.maker, m.aggregate(w.maker, w.plant, carton, chain.packs[:10], t)).ok
+    result = chain.send(chain.maker, m.aggregate(w.maker, w.plant, other, chain.packs[5:15], t))
     assert set(codes(result)) == {"child_already_aggregated"}
-    assert chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, chain.cases[0], [carton], t)
-    ).ok
+    assert chain.send(chain.maker, m.aggregate(w.maker, w.plant, chain.cases[0], [carton], t)).ok
     # The case holds the carton: packing the case into the carton would be a cycle.
-    cycle = chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, carton, [chain.cases[0]], t)
-    )
+    cycle = chain.send(chain.maker, m.aggregate(w.maker, w.plant, carton, [chain.cases[0]], t))
     assert [(p.code, p.subject) for p in cycle.problems] == [("aggregation_cycle", carton)]
     assert not cycle.ok and cycle.accepted == []
 
@@ -139,9 +131,7 @@ def test_aggregation_nests_and_a_pack_is_never_in_two_containers(chain: Chain) -
 def test_disaggregation_only_of_current_children(chain: Chain) -> None:
     applied(chain)
     w, m, t = chain.world, chain.msg, chain.now
-    chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[:10], t)
-    )
+    chain.send(chain.maker, m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[:10], t))
     assert codes(
         chain.send(
             chain.maker,
@@ -161,19 +151,13 @@ def test_dispatch_moves_a_container_with_everything_in_it_and_arrival_receives_i
 ) -> None:
     applied(chain)
     w, m, t = chain.world, chain.msg, chain.now
-    chain.send(
-        chain.maker, m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[:10], t)
-    )
-    inside = chain.send(
-        chain.maker, m.dispatch(w.maker, w.plant, chain.packs[:1], t, to=w.depot)
-    )
+    chain.send(chain.maker, m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[:10], t))
+    inside = chain.send(chain.maker, m.dispatch(w.maker, w.plant, chain.packs[:1], t, to=w.depot))
     assert codes(inside) == ["item_inside_container"]
     assert chain.send(
         chain.maker, m.dispatch(w.maker, w.plant, [chain.cartons[0]], t, to=w.depot)
     ).ok
-    again = chain.send(
-        chain.maker, m.dispatch(w.maker, w.plant, [chain.cartons[0]], t, to=w.depot)
-    )
+    again = chain.send(chain.maker, m.dispatch(w.maker, w.plant, [chain.cartons[0]], t, to=w.depot))
     assert codes(again) == ["item_in_transit"]
     arrival = chain.send(chain.importer, m.arrive(w.importer, w.depot, [chain.cartons[0]], t))
     assert arrival.ok and arrival.accepted[0].flags == []
@@ -276,9 +260,7 @@ def test_deactivation_needs_a_reason_and_blocks_later_movements(chain: Chain) ->
     ) == ["bad_reason"]
     assert chain.send(chain.maker, m.deactivate(w.maker, chain.packs[:1], t, "destroyed")).ok
     assert codes(
-        chain.send(
-            chain.maker, m.dispatch(w.maker, w.plant, chain.packs[:1], t, to=w.depot)
-        )
+        chain.send(chain.maker, m.dispatch(w.maker, w.plant, chain.packs[:1], t, to=w.depot))
     ) == ["ui_deactivated"]
 
 

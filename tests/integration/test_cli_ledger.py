@@ -54,9 +54,7 @@ def cli(ctx: Context) -> LedgerCli:
 
 
 def issue(ctx: Context, issuer: Actor, world: World, quantity: int = 3) -> int:
-    request = UnitRequest(
-        world.maker, world.plant, world.machine, world.gtin, "KE", quantity
-    )
+    request = UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
     return issuer_service.request_unit_codes(ctx, issuer, request).request_id
 
 

@@ -66,9 +66,7 @@ def run(ctx: Context) -> World:
     return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
-def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(
-    ctx: Context, run: World
-) -> None:
+def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(ctx: Context, run: World) -> None:
     shipping = query_events(ctx, AUTH, {"EQ_bizStep": "shipping"})
     assert len(shipping.events) == 3 and all(e.biz_step == "shipping" for e in shipping.events)
     pack = f"https://id.gs1.org/01/06009876543219/235/{run.packs[0]}"

@@ -258,9 +258,7 @@ def test_aggregated_uis_carry_the_facility_identifier(ctx: Context, issuer: Acto
         ctx, issuer, AggregateRequest(world.maker, world.plant, 10)
     )
     codes = list(lifecycle.request_codes(ctx, issuer, batch.request_id))
-    assert len(codes) == 10 and all(
-        c.ui.endswith(world.plant) and len(c.ui) <= 100 for c in codes
-    )
+    assert len(codes) == 10 and all(c.ui.endswith(world.plant) and len(c.ui) <= 100 for c in codes)
     assert lifecycle.lookup_code(ctx, codes[0].ui).kind == "aggregate"
 
 

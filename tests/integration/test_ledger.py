@@ -38,9 +38,7 @@ NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def unit_request(world: World, quantity: int = 5) -> UnitRequest:
-    return UnitRequest(
-        world.maker, world.plant, world.machine, world.gtin, "KE", quantity
-    )
+    return UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
 
 
 def append_synthetic(ctx: Context, count: int, start: int = 0) -> list[bytes]:

@@ -47,9 +47,7 @@ def test_deactivating_a_facility_deactivates_its_machines(ctx: Context, issuer: 
         ctx, issuer, facility_id=world.plant, name="Line 2", capacity_per_hour=1
     )
     assert service.deactivate_facility(ctx, issuer, world.plant) == 2
-    machines = {
-        (m.id, m.active) for m in service.list_machines(ctx, local_issuer(), world.plant)
-    }
+    machines = {(m.id, m.active) for m in service.list_machines(ctx, local_issuer(), world.plant)}
     assert machines == {(world.machine, False), (second.id, False)}
     with pytest.raises(Conflict, match="deactivated"):
         service.require_machine(ctx, second.id, world.plant)

@@ -26,9 +26,7 @@ from tests.integration.chain import build_world
 
 
 def unit_request(world: World, quantity: int) -> UnitRequest:
-    return UnitRequest(
-        world.maker, world.plant, world.machine, world.gtin, "KE", quantity
-    )
+    return UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
 
 
 def codes_of(ctx: Context, actor: Actor, request_id: int) -> list[str]:

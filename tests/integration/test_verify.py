@@ -160,9 +160,7 @@ def test_an_issued_code_never_applied_is_illicit(ctx: Context, run: World) -> No
     assert [r.code for r in result.reasons] == [ReasonCode.NEVER_APPLIED]
 
 
-def test_stolen_and_recalled_codes_are_illicit_with_their_reason(
-    ctx: Context, run: World
-) -> None:
+def test_stolen_and_recalled_codes_are_illicit_with_their_reason(ctx: Context, run: World) -> None:
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[3]], "stolen", "truck hijacked")
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[4]], "recalled")
     stolen, recalled = check(ctx, run.packs[3]), check(ctx, run.packs[4])
