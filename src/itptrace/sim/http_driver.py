@@ -95,7 +95,7 @@ class HttpDriver:
         body = {"kind": "unit", "operator_id": world.maker, "facility_id": world.plant,
                 "machine_id": world.machine, "gtin": world.gtin, "intended_market": d.market,
                 "quantity": quantity, "route": d.route,
-                "importer_id": world.importer}  # fmt: skip
+                "importer_id": world.importer_of_record}  # fmt: skip
         return self._request(user, body)
 
     def request_boxes(self, user: str, world: World, quantity: int) -> tuple[int, list[str]]:

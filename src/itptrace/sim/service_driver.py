@@ -92,7 +92,7 @@ class ServiceDriver:
             d.market,
             quantity,
             route=d.route,
-            importer_id=world.importer,
+            importer_id=world.importer_of_record,
         )
         batch = issuer.request_unit_codes(self.ctx, self.actor(user), request)
         return batch.request_id, self._codes(user, batch.request_id)

@@ -157,6 +157,11 @@ class World:
         return self.description.importer.account
 
     @property
+    def importer_of_record(self) -> str | None:
+        """The importer named in unit code requests: the "importer", if registered as one."""
+        return self.importer if "importer" in self.description.importer.roles else None
+
+    @property
     def retailer_user(self) -> str:
         if self.description.retailer is None:
             raise LookupError("this world has no retailer")
