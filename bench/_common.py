@@ -9,10 +9,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from itptrace.context import Context
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import Description, World, register
+from itptrace.sim.worlds import KENYA
 
 
 def scratch(prefix: str) -> Path:
@@ -43,6 +47,14 @@ def bench_node(workdir: Path, clock: str = "system") -> Context:
     registry.init_party(ctx)
     issuer.ensure_signing_key(ctx, local_issuer())
     return ctx
+
+
+def bench_world(ctx: Context, description: Description = KENYA) -> tuple[ServiceDriver, World]:
+    """``description`` registered on ``ctx`` through the world builder's service driver."""
+    driver = ServiceDriver(ctx)
+    # A line fast enough for a million codes in one request within the capacity bound.
+    description = replace(description, capacity_per_hour=max(description.capacity_per_hour, 10**5))
+    return driver, register(driver, description)
 
 
 def parse_args(description: str) -> argparse.Namespace:

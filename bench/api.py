@@ -61,6 +61,7 @@ from itptrace.gs1.element import to_raw  # noqa: E402
 from itptrace.queries import service as queries  # noqa: E402
 from itptrace.registry.service import init_party  # noqa: E402
 from itptrace.sim.scenario import run_supply_chain  # noqa: E402
+from itptrace.sim.service_driver import ServiceDriver  # noqa: E402
 from itptrace.verify.model import Place, ScanInput  # noqa: E402
 from itptrace.verify.service import verify  # noqa: E402
 
@@ -341,7 +342,7 @@ def measure(database_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
     ctx, settings = build(database_url, workdir)
     process, url = start_server(settings, workdir)  # it starts while the chain is reported
     try:
-        run = run_supply_chain(ctx, lambda _line: None)
+        run = run_supply_chain(ServiceDriver(ctx), lambda _line: None)
         record = lifecycle.lookup_code(ctx, run.packs[0])
         printed = lifecycle.request_codes(ctx, local_issuer(), record.request_id)
         scans = [to_raw(p) for p in printed]

@@ -30,7 +30,7 @@ from sqlalchemy import MetaData, Table  # noqa: E402
 from sqlalchemy.sql.elements import quoted_name  # noqa: E402
 from tests.pgserver import PostgresUnavailable, running_server  # noqa: E402
 
-from _common import report, scratch  # noqa: E402
+from _common import bench_world, report, scratch  # noqa: E402
 from itptrace.access import Actor, Role, local_authority, local_issuer  # noqa: E402
 from itptrace.bootstrap import build_node  # noqa: E402
 from itptrace.capture.model import TraceEvent  # noqa: E402
@@ -44,6 +44,7 @@ from itptrace.queries.service import trace  # noqa: E402
 from itptrace.registry import service as registry  # noqa: E402
 from itptrace.repository import schema  # noqa: E402
 from itptrace.sim.messages import Messages  # noqa: E402
+from itptrace.sim.worlds import SMALL  # noqa: E402
 
 BATCH, PER_CARTON, PER_CASE, PER_PALLET = 10_000, 10, 50, 40
 PALLET = PER_CARTON * PER_CASE * PER_PALLET  # 20,000 packs
@@ -72,28 +73,22 @@ def prepare(url: str, workdir: Path, packs: int) -> Site:
                         default_profile="eu")  # fmt: skip
     ctx, actor = build_node(settings, migrate=True), local_issuer()
     registry.init_party(ctx)
-    add = registry.add_operator
-    maker = add(ctx, actor, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True)
-    importer = add(ctx, actor, name="I", country="UG", roles=["importer"], tobacco_industry=False)
-    plant, depot = (
-        registry.add_facility(ctx, actor, operator_id=o.id, name=n, type=t, address="A", country=c)
-        for o, n, t, c in ((maker, "P", "manufacturing", "KE"), (importer, "D", "warehouse", "UG"))
-    )
-    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=10**5)
-    gtin = registry.add_product(ctx, actor, gtin="06009876543219", operator_id=maker.id,
-                                brand="B", description="D", category="cigarettes",
-                                pack_size=20).gtin  # fmt: skip
+    _, world = bench_world(ctx, SMALL)
     units: list[str] = []
     while len(units) < packs:
         wanted = min(packs - len(units), 1_000_000)
-        request = issuer.UnitRequest(maker.id, plant.id, line.id, gtin, "UG", wanted)
+        request = issuer.UnitRequest(
+            world.maker, world.plant, world.machine, world.gtin, "UG", wanted
+        )
         batch = issuer.request_unit_codes(ctx, actor, request)
         units += [c.ui for c in lifecycle.request_codes(ctx, actor, batch.request_id)]
     boxes_wanted = packs // PER_CARTON + packs // (PER_CARTON * PER_CASE)
-    aggregate = issuer.AggregateRequest(maker.id, plant.id, boxes_wanted)
+    aggregate = issuer.AggregateRequest(world.maker, world.plant, boxes_wanted)
     batch = issuer.request_aggregate_codes(ctx, actor, aggregate)
     boxes = [c.ui for c in lifecycle.request_codes(ctx, actor, batch.request_id)]
-    return Site(ctx, maker.id, importer.id, plant.id, depot.id, line.id, units, boxes)
+    return Site(
+        ctx, world.maker, world.importer, world.plant, world.depot, world.machine, units, boxes
+    )
 
 
 def documents(site: Site) -> Iterator[Document]:

@@ -14,12 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _common import bench_node, parse_args, report, scratch, timed
+from _common import bench_node, bench_world, parse_args, report, scratch, timed
 from itptrace.access import local_issuer
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
 from itptrace.keys.signing import make_tag
-from itptrace.registry import service as registry
 
 
 def raw_signing_rate(samples: int) -> float:
@@ -59,24 +58,8 @@ def main() -> None:
     workdir = scratch("itptrace-bench-")
     ctx = bench_node(workdir)
     actor = local_issuer()
-    maker = registry.add_operator(
-        ctx, actor, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True
-    )
-    plant = registry.add_facility(
-        ctx, actor, operator_id=maker.id, name="P", type="manufacturing", address="A", country="KE"
-    )
-    line = registry.add_machine(ctx, actor, facility_id=plant.id, name="L", capacity_per_hour=10**5)
-    product = registry.add_product(
-        ctx,
-        actor,
-        gtin="06009876543219",
-        operator_id=maker.id,
-        brand="B",
-        description="D",
-        category="cigarettes",
-        pack_size=20,
-    )
-    request = issuer.UnitRequest(maker.id, plant.id, line.id, product.gtin, "KE", count)
+    _, world = bench_world(ctx)
+    request = issuer.UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", count)
 
     batch, seconds = timed(lambda: issuer.request_unit_codes(ctx, actor, request))
     rate = count / seconds

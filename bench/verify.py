@@ -32,18 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _common import bench_node, report, timed
+from _common import bench_node, bench_world, report, timed
 from itptrace.access import Actor, Role, local_issuer
 from itptrace.auth import service as auth
-from itptrace.capture.service import capture
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import random_serials, signed_message, unit_ui
 from itptrace.context import Context
 from itptrace.gs1.element import parse_scan, to_raw
-from itptrace.registry import service as registry
 from itptrace.sim.http_demo import running_node
-from itptrace.sim.messages import Messages, hours
+from itptrace.sim.messages import hours
+from itptrace.sim.world import production
 from itptrace.verify import exchange
 from itptrace.verify.bundle import BundleCache, check_offline, load_bundle
 from itptrace.verify.model import Place, ScanInput, Verdict
@@ -66,31 +65,12 @@ def build(workdir: Path, count: int, applied: int) -> tuple[Context, list[str], 
     """A node with ``count`` issued UIs, ``applied`` of them on packs in a depot."""
     ctx = bench_node(workdir, clock="2026-01-05T08:00:00+00:00")
     admin = local_issuer()
-    maker = registry.add_operator(
-        ctx, admin, name="M", country="KE", roles=["manufacturer"], tobacco_industry=True
-    )
-    plant = registry.add_facility(
-        ctx, admin, operator_id=maker.id, name="P", type="manufacturing", address="A", country="KE"
-    )
-    depot = registry.add_facility(
-        ctx, admin, operator_id=maker.id, name="D", type="warehouse", address="B", country="KE"
-    )
-    line = registry.add_machine(ctx, admin, facility_id=plant.id, name="L", capacity_per_hour=10**5)
-    product = registry.add_product(
-        ctx,
-        admin,
-        gtin="06009876543219",
-        operator_id=maker.id,
-        brand="B",
-        description="D",
-        category="cigarettes",
-        pack_size=20,
-    )
+    driver, world = bench_world(ctx)
     codes: list[str] = []
     uis_of: dict[str, str] = {}
     for start in range(0, count, CHUNK):
         request = issuer.UnitRequest(
-            maker.id, plant.id, line.id, product.gtin, "KE", min(CHUNK, count - start)
+            world.maker, world.plant, world.machine, world.gtin, "KE", min(CHUNK, count - start)
         )
         batch = issuer.request_unit_codes(ctx, admin, request)
         for p in lifecycle.request_codes(ctx, admin, batch.request_id):
@@ -98,22 +78,17 @@ def build(workdir: Path, count: int, applied: int) -> tuple[Context, list[str], 
             uis_of[codes[-1]] = p.ui
     on_packs = codes[:applied]
     uis = [uis_of[c] for c in on_packs]
-    as_maker = Actor("m", Role.OPERATOR, operator_id=maker.id, tobacco_industry=True)
     cartons_needed = applied // 10
     boxes = issuer.request_aggregate_codes(
-        ctx, admin, issuer.AggregateRequest(maker.id, plant.id, cartons_needed)
+        ctx, admin, issuer.AggregateRequest(world.maker, world.plant, cartons_needed)
     )
     cartons = [p.ui for p in lifecycle.request_codes(ctx, admin, boxes.request_id)]
-    m, t = Messages(prefix="B"), ctx.clock.now() - hours(1)
-    events = [m.apply(maker.id, plant.id, line.id, uis, t)]
-    events += [
-        m.aggregate(maker.id, plant.id, c, uis[i * 10 : i * 10 + 10], t)
-        for i, c in enumerate(cartons)
-    ]
-    events.append(m.dispatch(maker.id, plant.id, cartons, t, to=depot.id))
-    events.append(m.arrive(maker.id, depot.id, cartons, t))
-    result = capture(ctx, as_maker, events)
-    assert result.ok, result.problems[:3]
+    world.packs, world.boxes, world.carton_count = uis, cartons, len(cartons)
+    m, t = world.msg, ctx.clock.now() - hours(1)
+    events = production(world, t)
+    events.append(m.dispatch(world.maker, world.plant, cartons, t, to=world.depot))
+    driver.report(world.maker_user, events)
+    driver.report(world.importer_user, [m.arrive(world.importer, world.depot, cartons, t)])
     lifecycle.deactivate_codes(ctx, admin, [uis_of[c] for c in codes[-1000:]], "stolen")
     return ctx, on_packs, codes[applied : applied + 2000]
 

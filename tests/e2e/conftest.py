@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,10 @@ from itptrace.codes.service import ensure_signing_key
 from itptrace.config import Settings
 from itptrace.context import Context
 from itptrace.registry.service import init_party
-from itptrace.sim.messages import Messages
+from itptrace.sim.http_driver import HttpDriver
+from itptrace.sim.world import World, issue, register
+from itptrace.sim.world import journey as build_journey
+from itptrace.sim.worlds import KENYA
 from tests.conftest import PgServer, make_settings
 
 STAFF = ("issuer_admin", "authority", "inspector", "auditor", "gsp_peer")
@@ -150,151 +153,30 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-@dataclass
-class Chain:
-    """A supply chain registered over HTTP, with issued codes and operator users."""
-
-    maker: str
-    importer: str
-    plant: str
-    depot: str
-    machine: str
-    gtin: str
-    unit_request: int
-    packs: list[str]
-    boxes: list[str]
-    maker_user: str
-    importer_user: str
-    msg: Messages
-
-    @property
-    def cartons(self) -> list[str]:
-        return self.boxes[:4]
-
-    @property
-    def cases(self) -> list[str]:
-        return self.boxes[4:6]
-
-    @property
-    def pallet(self) -> str:
-        return self.boxes[6]
-
-    @property
-    def spare_boxes(self) -> list[str]:
-        return self.boxes[7:]
-
-
-def created(client: httpx.Client, path: str, **body: Any) -> Any:
-    """POST ``body`` to ``path``; it must answer 201 Created."""
-    return ok(client.post(path, json=body), 201)
-
-
-def register_chain(
-    node: Node, admin: httpx.Client, name: str, gtin: str, packs: int = 40, boxes: int = 20
-) -> Chain:
-    """Register a manufacturer (tobacco industry) and an importer, issue codes through HTTP;
-    users ``<name>-maker`` and ``<name>-importer`` get operator tokens."""
-    maker = created(
-        admin,
-        "/operators",
-        name="Nyota Tobacco",
-        country="KE",
-        roles=["manufacturer", "exporter"],
-        tobacco_industry=True,
-    )["id"]
-    importer = created(
-        admin,
-        "/operators",
-        name="Lake Imports",
-        country="KE",
-        roles=["importer", "distributor"],
-        tobacco_industry=False,
-    )["id"]
-    place = {"address": "Nairobi", "country": "KE"}
-    plant = created(
-        admin, "/facilities", operator_id=maker, name="P", type="manufacturing", **place
-    )["id"]
-    depot = created(
-        admin, "/facilities", operator_id=importer, name="D", type="warehouse", **place
-    )["id"]
-    machine = created(admin, "/machines", facility_id=plant, name="L1", capacity_per_hour=9000)[
-        "id"
-    ]
-    created(
-        admin,
-        "/products",
-        gtin=gtin,
-        operator_id=maker,
-        brand="Savanna Gold",
-        description="King size 20",
-        category="cigarettes",
-        pack_size=20,
-    )
-    users = (f"{name}-maker", f"{name}-importer")
-    node.add_token(users[0], "operator", maker)
-    node.add_token(users[1], "operator", importer)
-    with node.client(users[0]) as as_maker:
-        units = created(
-            as_maker,
-            "/issuer/requests",
-            kind="unit",
-            operator_id=maker,
-            facility_id=plant,
-            machine_id=machine,
-            gtin=gtin,
-            intended_market="KE",
-            quantity=packs,
-            importer_id=importer,
-        )["request_id"]
-        cases = created(
-            as_maker,
-            "/issuer/requests",
-            kind="aggregate",
-            operator_id=maker,
-            facility_id=plant,
-            quantity=boxes,
-        )["request_id"]
-        codes = [
-            [c["code"] for c in ok(as_maker.get(f"/issuer/requests/{r}/codes"))["codes"]]
-            for r in (units, cases)
-        ]
-    return Chain(maker, importer, plant, depot, machine, gtin, units, *codes, *users,
-                 Messages(prefix=name))  # fmt: skip
-
-
 def native(*events: TraceEvent) -> dict[str, Any]:
     """Events as a native report ``{"messages": [...]}``."""
     return {"messages": [message_to_json(e) for e in events]}
 
 
-def production(chain: Chain, at: datetime) -> list[TraceEvent]:
-    """Apply every pack, pack 10 per carton, 2 cartons per case, both cases on the pallet."""
-    m, maker, plant = chain.msg, chain.maker, chain.plant
-    events = [m.apply(maker, plant, chain.machine, chain.packs, at)]
-    for i, carton in enumerate(chain.cartons):
-        events.append(m.aggregate(maker, plant, carton, chain.packs[i * 10 : i * 10 + 10], at))
-    for i, case in enumerate(chain.cases):
-        events.append(m.aggregate(maker, plant, case, chain.cartons[i * 2 : i * 2 + 2], at))
-    events.append(m.aggregate(maker, plant, chain.pallet, chain.cases, at))
-    return events
-
-
-def report_journey(node: Node, chain: Chain) -> None:
-    """Production, dispatch to the importer's depot and arrival, through ``POST /messages``."""
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    m = chain.msg
-    with node.client(chain.maker_user) as as_maker, node.client(chain.importer_user) as as_importer:
-        ok(as_maker.post("/messages", json=native(*production(chain, t0))), 201)
-        dispatch = m.dispatch(chain.maker, chain.plant, [chain.pallet], t0, to=chain.depot)
-        ok(as_maker.post("/messages", json=native(dispatch)), 201)
-        arrival = m.arrive(chain.importer, chain.depot, [chain.pallet], t0 + timedelta(hours=1))
-        ok(as_importer.post("/messages", json=native(arrival)), 201)
+def register_chain(
+    node: Node, name: str, gtin: str, *, packs: int = 40, boxes: int = 20, journey: bool = False
+) -> World:
+    """The ``KENYA`` world registered over HTTP with ``gtin``; codes issued: ``packs`` unit
+    codes and ``boxes`` boxes (4 cartons, 2 cases, a pallet, the rest spare). Users
+    ``<name>-maker`` and ``<name>-importer`` get operator tokens. With ``journey``, the
+    production, the pallet's dispatch to the depot and its arrival are reported too."""
+    description = replace(KENYA.accounts(name), product=replace(KENYA.product, gtin=gtin))
+    with node.client() as http:
+        driver = HttpDriver(http, node.tokens["issuer_admin"], node.add_token)
+        world = register(driver, description)
+        issue(driver, world, packs=packs, cartons=4, cases=2, spare=boxes - 7)
+        if journey:
+            at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+            build_journey(driver, world, at)
+    return world
 
 
 @pytest.fixture(scope="module")
-def chain(node: Node) -> Chain:
+def chain(node: Node) -> World:
     """The registered chain with its journey reported (packs applied, pallet received)."""
-    with node.client("issuer_admin") as admin:
-        registered = register_chain(node, admin, "chain", "06009876543219")
-    report_journey(node, registered)
-    return registered
+    return register_chain(node, "chain", "06009876543219", journey=True)

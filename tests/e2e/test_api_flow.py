@@ -17,7 +17,8 @@ import httpx
 from itptrace.capture.epcis_map import from_trace_event
 from itptrace.capture.model import MessageType
 from itptrace.epcis.serialize import to_jsonld
-from tests.e2e.conftest import Chain, Node, native, ok, production, register_chain
+from itptrace.sim.world import World, production
+from tests.e2e.conftest import Node, native, ok, register_chain
 
 
 def wait_for_job(client: httpx.Client, location: str, timeout: float = 60) -> Any:
@@ -30,7 +31,7 @@ def wait_for_job(client: httpx.Client, location: str, timeout: float = 60) -> An
     raise AssertionError(f"capture job {location} did not finish in {timeout} s")
 
 
-def report_over_http(node: Node, chain: Chain) -> None:
+def report_over_http(node: Node, chain: World) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     m = chain.msg
     made = native(*production(chain, t0))
@@ -74,7 +75,7 @@ def report_over_http(node: Node, chain: Chain) -> None:
 
 def test_the_supply_chain_runs_end_to_end_over_http(node: Node) -> None:
     with node.client("issuer_admin") as admin:
-        chain = register_chain(node, admin, "flow", "06009876543226")
+        chain = register_chain(node, "flow", "06009876543226")
         assert {o["id"] for o in ok(admin.get("/operators"))} >= {chain.maker, chain.importer}
     report_over_http(node, chain)
     pack = chain.packs[0]
@@ -114,7 +115,7 @@ def test_the_supply_chain_runs_end_to_end_over_http(node: Node) -> None:
 
 
 def test_an_operator_reads_its_own_packs_and_is_refused_another_operators(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     pack = chain.packs[1]
     with node.client("issuer_admin") as admin:
@@ -148,7 +149,7 @@ def test_an_operator_reads_its_own_packs_and_is_refused_another_operators(
 
 
 def test_a_request_answers_with_its_counts_and_its_codes_page_by_key_over_http(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     codes_path = f"/issuer/requests/{chain.unit_request}/codes"
     with node.client(chain.maker_user) as maker:

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Chain, Node, ok
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node, ok
 
 
 def audit_after(node: Node, seq: int) -> list[dict[str, Any]]:
@@ -31,7 +32,7 @@ def last_seq(node: Node) -> int:
     return rows[-1]["seq"] if rows else 0
 
 
-def requests_to_audit(node: Node, chain: Chain) -> list[tuple[str | None, str, str, int]]:
+def requests_to_audit(node: Node, chain: World) -> list[tuple[str | None, str, str, int]]:
     """(user, method, url, expected status) of requests that must each leave one record."""
     pack, pallet = chain.packs[2], chain.pallet
     return [
@@ -55,7 +56,7 @@ def requests_to_audit(node: Node, chain: Chain) -> list[tuple[str | None, str, s
     ]
 
 
-def not_audited(chain: Chain) -> list[tuple[str | None, str, str, int]]:
+def not_audited(chain: World) -> list[tuple[str | None, str, str, int]]:
     return [
         (None, "GET", "/health", 200),
         (None, "GET", "/issuer/keys", 200),
@@ -73,7 +74,7 @@ def send(node: Node, user: str | None, method: str, url: str, purpose: str) -> i
 
 
 def test_each_audited_request_leaves_exactly_one_record_and_others_none(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     start = last_seq(node)
     audited = requests_to_audit(node, chain)
@@ -95,7 +96,7 @@ def test_each_audited_request_leaves_exactly_one_record_and_others_none(
     assert rows[8]["result_count"] == 5 and rows[8]["operator_id"] == chain.maker
 
 
-def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: Chain) -> None:
+def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: World) -> None:
     start = last_seq(node)
     audited = requests_to_audit(node, chain) * 6
     with ThreadPoolExecutor(max_workers=12) as pool:

@@ -19,7 +19,8 @@ from itptrace.access import local_issuer
 from itptrace.auth import service as auth
 from itptrace.jobs import service as jobs
 from itptrace.jobs import store as jobs_store
-from tests.e2e.conftest import Chain, Node, native, ok
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node, native, ok
 
 
 def wait_done(client: httpx.Client, job_id: int, timeout: float = 60) -> Any:
@@ -39,7 +40,7 @@ def events_of(node: Node, ui: str) -> list[dict[str, Any]]:
     return events
 
 
-def new_packs(node: Node, chain: Chain, quantity: int) -> list[str]:
+def new_packs(node: Node, chain: World, quantity: int) -> list[str]:
     """Fresh unit UIs of the manufacturer, requested over HTTP."""
     unit = {
         "kind": "unit",
@@ -56,7 +57,7 @@ def new_packs(node: Node, chain: Chain, quantity: int) -> list[str]:
 
 
 def test_jobs_queued_before_a_restart_complete_after_it_in_order_and_once(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     node.stop()
     node.start(worker=False)
@@ -78,7 +79,7 @@ def test_jobs_queued_before_a_restart_complete_after_it_in_order_and_once(
 
 
 def test_a_job_interrupted_while_running_is_run_again_and_stored_once(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     node.stop()
     node.start(worker=False)
@@ -104,7 +105,7 @@ def test_a_job_interrupted_while_running_is_run_again_and_stored_once(
 
 
 def test_a_job_whose_token_was_revoked_before_it_ran_fails_and_captures_nothing(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     node.stop()
     node.start(worker=False)
@@ -126,7 +127,7 @@ def test_a_job_whose_token_was_revoked_before_it_ran_fails_and_captures_nothing(
     assert events_of(node, pack) == []
 
 
-def test_a_job_with_refused_events_fails_and_lists_them(node: Node, chain: Chain) -> None:
+def test_a_job_with_refused_events_fails_and_lists_them(node: Node, chain: World) -> None:
     at = datetime.now(UTC) - timedelta(minutes=5)
     bad = chain.msg.arrive(chain.importer, chain.depot, ["NOSUCHPACK"], at)
     with node.client(chain.importer_user) as importer:
@@ -135,7 +136,7 @@ def test_a_job_with_refused_events_fails_and_lists_them(node: Node, chain: Chain
     assert [(e["code"], e["event_id"]) for e in job["errors"]] == [("ui_not_applied", bad.event_id)]
 
 
-def test_accepting_a_100000_pack_document_takes_under_a_second(node: Node, chain: Chain) -> None:
+def test_accepting_a_100000_pack_document_takes_under_a_second(node: Node, chain: World) -> None:
     node.stop()
     node.start(worker=False)  # only the acceptance is measured; nothing is captured
     packs = [f"KET01{i:09d}ABCDEFGH" for i in range(100_000)]

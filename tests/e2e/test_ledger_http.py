@@ -8,12 +8,13 @@ from itptrace.ledger import service as ledger
 from itptrace.ledger.model import LedgerError
 from itptrace.ledger.remote import audit_remote
 from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from tests.e2e.conftest import Node
 
 
 def test_an_auditor_verifies_growth_and_inclusion_against_a_kept_checkpoint(node: Node) -> None:
     with node.client("authority") as customs, node.client("auditor") as auditor:
-        run_supply_chain(node.ctx, lambda _line: None)
+        run_supply_chain(ServiceDriver(node.ctx), lambda _line: None)
         first = customs.post("/ledger/checkpoint")
         assert first.status_code == 201
         kept = first.json()["note"]

@@ -13,7 +13,8 @@ import pytest
 
 from itptrace.capture.epcis_map import from_trace_event
 from itptrace.epcis.serialize import to_jsonld
-from tests.e2e.conftest import Chain, Node, native
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node, native
 
 MIB = 1024 * 1024
 OPERATOR = {"name": "Acme", "country": "KE", "roles": ["retailer"], "tobacco_industry": False}
@@ -101,7 +102,7 @@ def test_an_oversize_body_without_length_is_cut_off_at_the_limit(
     problem(sent, 413, "payload_too_large")
 
 
-def test_reports_may_be_larger_than_other_bodies(node: Node, chain: Chain) -> None:
+def test_reports_may_be_larger_than_other_bodies(node: Node, chain: World) -> None:
     messages = native(
         chain.msg.arrive(
             chain.importer,
@@ -149,7 +150,7 @@ def test_service_refusals_keep_their_code_and_subject(node: Node, admin: httpx.C
         )
 
 
-def test_a_refused_report_lists_every_failing_event(node: Node, chain: Chain) -> None:
+def test_a_refused_report_lists_every_failing_event(node: Node, chain: World) -> None:
     at = datetime.now(UTC) - timedelta(minutes=5)
     m = chain.msg
     report = native(
@@ -179,7 +180,7 @@ def test_authentication_routing_and_method_errors_are_problems(node: Node) -> No
     assert "GET" in wrong.headers["allow"]
 
 
-def test_nul_characters_are_refused_wherever_they_hide(node: Node, chain: Chain) -> None:
+def test_nul_characters_are_refused_wherever_they_hide(node: Node, chain: World) -> None:
     with node.client("authority") as authority:
         problem(authority.get("/events", params={"MATCH_epc": "A\x00B"}), 400, "bad_request")
         problem(authority.get("/uis/A%00B/where"), 400, "bad_request")

@@ -23,16 +23,17 @@ from itptrace.ledger import service as ledger
 from itptrace.queries import events, refused, report
 from itptrace.queries import service as queries
 from itptrace.registry import service as registry
+from itptrace.sim.world import World
 from itptrace.verify import alerts, exchange
 from itptrace.verify.model import Place, ScanInput
 from itptrace.verify.service import verify
-from tests.e2e.conftest import Chain, Node
+from tests.e2e.conftest import Node
 from tests.e2e.test_role_matrix import ALLOWED, CALLERS
 
 Call = Callable[[Context, Actor], Any]
 
 
-def operations(chain: Chain) -> dict[tuple[str, str], Call]:
+def operations(chain: World) -> dict[tuple[str, str], Call]:
     """The service call behind each route, with the role matrix's probe data."""
     pack, pallet, now = chain.packs[0], chain.pallet, datetime.now(UTC)
     scan = ScanInput(pack, Place("KE", None, None, None), now, str(uuid.uuid4()))
@@ -65,7 +66,7 @@ def operations(chain: Chain) -> dict[tuple[str, str], Call]:
     }
 
 
-def actor_of(caller: str, chain: Chain) -> Actor:
+def actor_of(caller: str, chain: World) -> Actor:
     if caller == "operator":
         return Actor(chain.importer_user, Role.OPERATOR, chain.importer, door=Door.API)
     if caller == "industry":
@@ -74,7 +75,7 @@ def actor_of(caller: str, chain: Chain) -> Actor:
 
 
 def test_every_operation_answers_the_same_through_the_services_as_the_table_says(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     with node.client("authority") as customs:
         customs.post("/ledger/checkpoint")  # so that the checkpoint read has one to read

@@ -24,7 +24,8 @@ from itptrace.capture.epcis_map import from_trace_event
 from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.epcis.serialize import to_jsonld
 from itptrace.gs1.checkdigit import gs1_check_digit
-from tests.e2e.conftest import Chain, Node, native, ok
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node, native, ok
 
 CALLERS = (
     "none",
@@ -123,7 +124,7 @@ def fresh(
 class Probes:
     """For each route, a request the allowed callers complete; fresh data where needed."""
 
-    def __init__(self, node: Node, chain: Chain):
+    def __init__(self, node: Node, chain: World):
         self.chain = chain
         self.n = itertools.count(1)
         now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
@@ -292,7 +293,7 @@ def pack_photo(node: Node, request_id: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def callers(node: Node, chain: Chain) -> dict[str, httpx.Client]:
+def callers(node: Node, chain: World) -> dict[str, httpx.Client]:
     users = {"operator": chain.importer_user, "industry": chain.maker_user}
     return {c: node.client(None if c == "none" else users.get(c, c)) for c in CALLERS}
 
@@ -304,7 +305,7 @@ def test_the_table_names_every_route_of_the_api(node: Node) -> None:
 
 
 def test_every_caller_reaches_exactly_the_routes_the_table_allows(
-    node: Node, chain: Chain, callers: dict[str, httpx.Client]
+    node: Node, chain: World, callers: dict[str, httpx.Client]
 ) -> None:
     probes = Probes(node, chain)
     wrong = []
@@ -326,7 +327,7 @@ def test_every_caller_reaches_exactly_the_routes_the_table_allows(
 
 
 def test_a_tobacco_industry_token_never_reaches_issuer_admin_key_audit_or_authority_routes(
-    node: Node, chain: Chain, callers: dict[str, httpx.Client]
+    node: Node, chain: World, callers: dict[str, httpx.Client]
 ) -> None:
     industry = callers["industry"]
     probes = Probes(node, chain)

@@ -20,7 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import Chain, Node
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node
 
 CHECKS = [
     not_a_server_error,
@@ -61,7 +62,7 @@ def exercise(node: Node, operation: Any, mode: schemathesis.GenerationMode) -> N
 
 @pytest.mark.parametrize("mode", list(MODES), ids=lambda m: m.value)
 def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(
-    node: Node, chain: Chain, mode: schemathesis.GenerationMode
+    node: Node, chain: World, mode: schemathesis.GenerationMode
 ) -> None:
     failures: list[str] = []
     found, exercised = operations(node), []

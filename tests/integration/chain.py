@@ -1,31 +1,53 @@
-"""A registered supply chain with issued codes, for capture and query tests."""
+"""The integration tests' supply chain: ``sim.world`` built through the service driver.
+
+``build_world`` registers it (operators, facilities, line, product); ``build_chain`` also
+issues its codes (as the manufacturer) and hands the tests the node, the operators' actors
+and a ``send`` that returns the capture result, refusals included, for the rules to be
+tried on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from itptrace.access import Actor, Role, local_issuer
+from itptrace.access import Actor
 from itptrace.capture.model import TraceEvent
 from itptrace.capture.service import CaptureResult, capture
-from itptrace.codes import lifecycle
-from itptrace.codes import service as issuer
 from itptrace.context import Context
-from itptrace.registry import service as registry
-from itptrace.registry.model import Facility
 from itptrace.sim.messages import Messages
-from tests.integration.world import World, build_world
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World, issue
+from itptrace.sim.world import register as register_world
+from itptrace.sim.worlds import SMALL
+
+
+def build_world(ctx: Context) -> World:
+    """The registered ``SMALL`` world, no codes issued."""
+    return register_world(ServiceDriver(ctx), SMALL)
 
 
 @dataclass
 class Chain:
     ctx: Context
     world: World
-    outlet: Facility
-    packs: list[str]
-    cartons: list[str]
-    cases: list[str]
-    msg: Messages
+    driver: ServiceDriver
+
+    @property
+    def packs(self) -> list[str]:
+        return self.world.packs
+
+    @property
+    def cartons(self) -> list[str]:
+        return self.world.cartons
+
+    @property
+    def cases(self) -> list[str]:
+        return self.world.cases
+
+    @property
+    def msg(self) -> Messages:
+        return self.world.msg
 
     @property
     def now(self) -> datetime:
@@ -33,47 +55,19 @@ class Chain:
 
     @property
     def maker(self) -> Actor:
-        return Actor("maker", Role.OPERATOR, operator_id=self.world.maker.id, tobacco_industry=True)
+        return self.driver.actor(self.world.maker_user)
 
     @property
     def importer(self) -> Actor:
-        return Actor("importer", Role.OPERATOR, operator_id=self.world.importer.id)
+        return self.driver.actor(self.world.importer_user)
 
     def send(self, actor: Actor, *events: TraceEvent, all_or_nothing: bool = True) -> CaptureResult:
         return capture(self.ctx, actor, list(events), all_or_nothing=all_or_nothing)
 
 
 def build_chain(ctx: Context, packs: int = 40, cartons: int = 4, cases: int = 2) -> Chain:
-    world = build_world(ctx)
-    actor = local_issuer()
-    outlet = registry.add_facility(
-        ctx,
-        actor,
-        operator_id=world.importer.id,
-        name="Kiosk",
-        type="retail_outlet",
-        address="Kampala Road",
-        country="UG",
-    )
-    units = issuer.request_unit_codes(
-        ctx,
-        actor,
-        issuer.UnitRequest(
-            world.maker.id,
-            world.plant.id,
-            world.line.id,
-            world.product.gtin,
-            "UG",
-            packs,
-            importer_id=world.importer.id,
-            route="Malaba",
-        ),
-    )
-    boxes = issuer.request_aggregate_codes(
-        ctx, actor, issuer.AggregateRequest(world.maker.id, world.plant.id, cartons + cases)
-    )
-    pack_codes = [c.ui for c in lifecycle.request_codes(ctx, actor, units.request_id)]
-    box_codes = [c.ui for c in lifecycle.request_codes(ctx, actor, boxes.request_id)]
-    return Chain(
-        ctx, world, outlet, pack_codes, box_codes[:cartons], box_codes[cartons:], Messages()
-    )
+    """The ``SMALL`` world with ``packs`` unit codes and ``cartons + cases`` boxes issued."""
+    driver = ServiceDriver(ctx)
+    world = register_world(driver, SMALL)
+    issue(driver, world, packs=packs, cartons=cartons, cases=cases, pallets=0)
+    return Chain(ctx, world, driver)

@@ -14,18 +14,20 @@ from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError, Forbidden
 from itptrace.queries.report import report
 from itptrace.queries.service import trace, where
-from itptrace.sim.scenario import ChainRun, run_supply_chain
-from tests.integration.world import build_world
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
+from tests.integration.chain import build_world
 
 ADMIN = local_issuer()
 
 
 def test_a_token_authenticates_its_user_with_the_users_single_role(ctx: Context) -> None:
     world = build_world(ctx)
-    service.add_user(ctx, ADMIN, name="nyota-api", role="operator", operator_id=world.maker.id)
+    service.add_user(ctx, ADMIN, name="nyota-api", role="operator", operator_id=world.maker)
     issued = service.create_token(ctx, ADMIN, user="nyota-api")
     actor = service.authenticate(ctx, issued.token)
-    assert actor == Actor("nyota-api", Role.OPERATOR, world.maker.id, tobacco_industry=True)
+    assert actor == Actor("nyota-api", Role.OPERATOR, world.maker, tobacco_industry=True)
 
 
 def test_tokens_are_stored_only_as_hashes(ctx: Context) -> None:
@@ -70,10 +72,10 @@ def test_expired_revoked_and_disabled_tokens_stop_working(ctx: Context) -> None:
 def test_users_of_the_tobacco_industry_can_only_be_operator_users(ctx: Context) -> None:
     world = build_world(ctx)
     with pytest.raises(DomainError, match="only operator users"):
-        service.add_user(ctx, ADMIN, name="x", role="authority", operator_id=world.maker.id)
-    service.add_user(ctx, ADMIN, name="x", role="operator", operator_id=world.maker.id)
+        service.add_user(ctx, ADMIN, name="x", role="authority", operator_id=world.maker)
+    service.add_user(ctx, ADMIN, name="x", role="operator", operator_id=world.maker)
     with pytest.raises(Conflict):
-        service.add_user(ctx, ADMIN, name="x", role="operator", operator_id=world.maker.id)
+        service.add_user(ctx, ADMIN, name="x", role="operator", operator_id=world.maker)
 
 
 @pytest.mark.parametrize(
@@ -99,12 +101,12 @@ def test_audit_records_are_listed_to_auditors_and_authorities_only(ctx: Context)
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _line: None)
+def run(ctx: Context) -> World:
+    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
 def test_an_operator_sees_only_its_own_events_and_never_a_stranger_pack(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     importer = Actor("lake", Role.OPERATOR, operator_id=run.importer)
     retailer = Actor("dunga", Role.OPERATOR, operator_id=run.retailer)
@@ -120,7 +122,7 @@ def test_an_operator_sees_only_its_own_events_and_never_a_stranger_pack(
 
 
 def test_an_inspector_reads_facts_of_a_pack_but_not_its_full_trace(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     inspector = Actor("field-7", Role.INSPECTOR)
     assert where(ctx, inspector, run.packs[0]).status == "active"

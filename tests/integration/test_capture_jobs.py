@@ -36,7 +36,7 @@ def chain(ctx: Context) -> Chain:
 @pytest.fixture
 def maker(chain: Chain) -> tuple[Actor, str]:
     """The manufacturer's API user and the id of its token."""
-    ctx, operator = chain.ctx, chain.world.maker.id
+    ctx, operator = chain.ctx, chain.world.maker
     auth.add_user(ctx, local_issuer(), name="maker", role="operator", operator_id=operator)
     token = auth.create_token(ctx, local_issuer(), user="maker", days=30)
     return auth.authenticate(ctx, token.token), token.id
@@ -45,7 +45,7 @@ def maker(chain: Chain) -> tuple[Actor, str]:
 def application(chain: Chain, packs: int = 2) -> dict[str, object]:
     w = chain.world
     at = chain.now - timedelta(minutes=10)
-    event = chain.msg.apply(w.maker.id, w.plant.id, w.line.id, chain.packs[:packs], at)
+    event = chain.msg.apply(w.maker, w.plant, w.machine, chain.packs[:packs], at)
     return {"messages": [message_to_json(event)]}
 
 

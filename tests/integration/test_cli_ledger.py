@@ -20,7 +20,8 @@ from itptrace.context import Context
 from itptrace.ledger import merkle
 from itptrace.ledger.checkpoint import parse_verifier_key, verify_checkpoint
 from itptrace.repository.append_only import drop_append_only_ddl
-from tests.integration.world import World, build_world
+from itptrace.sim.world import World
+from tests.integration.chain import build_world
 
 
 class LedgerCli:
@@ -53,9 +54,7 @@ def cli(ctx: Context) -> LedgerCli:
 
 
 def issue(ctx: Context, issuer: Actor, world: World, quantity: int = 3) -> int:
-    request = UnitRequest(
-        world.maker.id, world.plant.id, world.line.id, world.product.gtin, "KE", quantity
-    )
+    request = UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
     return issuer_service.request_unit_codes(ctx, issuer, request).request_id
 
 

@@ -21,6 +21,7 @@ from itptrace.codes.service import ensure_signing_key
 from itptrace.gs1.element import to_element_string, to_raw
 from itptrace.registry.service import init_party
 from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from tests.conftest import make_settings
 from tests.integration.test_verify import photo
 
@@ -46,7 +47,7 @@ def setup(database_url: str, tmp_path: Path) -> tuple[Cli, dict[str, str]]:
     ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
-    run = run_supply_chain(ctx, lambda _text: None)
+    run = run_supply_chain(ServiceDriver(ctx), lambda _text: None)
     payloads = list(lifecycle.request_codes(ctx, local_issuer(), 1))
     lifecycle.deactivate_codes(ctx, local_issuer(), [payloads[1].ui], "stolen")
     png = tmp_path / "photo.png"

@@ -14,7 +14,9 @@ from itptrace.epcis.serialize import to_jsonld
 from itptrace.errors import DomainError
 from itptrace.queries.events import query_events
 from itptrace.queries.service import contents, where
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
 from tests.integration.chain import Chain, build_chain
 
 AUTH = local_authority()
@@ -30,11 +32,11 @@ def test_tobacco_messages_written_as_epcis_are_captured_like_native_ones(ctx: Co
     chain: Chain = build_chain(ctx)
     w, m, t = chain.world, chain.msg, chain.now
     native = [
-        m.apply(w.maker.id, w.plant.id, w.line.id, chain.packs[:10], t),
-        m.aggregate(w.maker.id, w.plant.id, chain.cartons[0], chain.packs[:10], t),
-        m.dispatch(w.maker.id, w.plant.id, [chain.cartons[0]], t, to=w.depot.id),
+        m.apply(w.maker, w.plant, w.machine, chain.packs[:10], t),
+        m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[:10], t),
+        m.dispatch(w.maker, w.plant, [chain.cartons[0]], t, to=w.depot),
     ]
-    gtins = dict.fromkeys(chain.packs, w.product.gtin)
+    gtins = dict.fromkeys(chain.packs, w.gtin)
     document = to_jsonld([from_trace_event(e, gtins) for e in native])
     events, problems = parse_report(document, None)
     assert problems == [] and [e.message_type for e in events] == [e.message_type for e in native]
@@ -60,13 +62,11 @@ def test_an_invalid_epcis_document_is_refused_naming_the_field() -> None:
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _line: None)
+def run(ctx: Context) -> World:
+    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
-def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(
-    ctx: Context, run: ChainRun
-) -> None:
+def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(ctx: Context, run: World) -> None:
     shipping = query_events(ctx, AUTH, {"EQ_bizStep": "shipping"})
     assert len(shipping.events) == 3 and all(e.biz_step == "shipping" for e in shipping.events)
     pack = f"https://id.gs1.org/01/06009876543219/235/{run.packs[0]}"
@@ -91,7 +91,7 @@ def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(
     assert len(seen) == len(set(seen)) == run.events and pages == -(-run.events // 7)
 
 
-def test_stored_events_serialise_to_a_valid_epcis_document(ctx: Context, run: ChainRun) -> None:
+def test_stored_events_serialise_to_a_valid_epcis_document(ctx: Context, run: World) -> None:
     page = query_events(ctx, AUTH, {"perPage": "1000"})
     document = to_jsonld(page.events, kind="query", query_name="SimpleEventQuery")
     assert len(parse_document(document).events) == run.events

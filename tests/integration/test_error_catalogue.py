@@ -50,24 +50,24 @@ class Case:
 
 def apply(c: Chain, uis: list[str] | None = None, **changes: object) -> TraceEvent:
     w = c.world
-    event = c.msg.apply(w.maker.id, w.plant.id, w.line.id, uis or c.packs[:3], c.now)
+    event = c.msg.apply(w.maker, w.plant, w.machine, uis or c.packs[:3], c.now)
     return replace(event, **changes)  # type: ignore[arg-type]
 
 
 def agg(c: Chain, parent: str, children: list[str]) -> TraceEvent:
-    return c.msg.aggregate(c.world.maker.id, c.world.plant.id, parent, children, c.now)
+    return c.msg.aggregate(c.world.maker, c.world.plant, parent, children, c.now)
 
 
 def send(c: Chain, uis: list[str], **kwargs: object) -> TraceEvent:
-    kwargs.setdefault("to", c.world.depot.id)
-    return c.msg.dispatch(c.world.maker.id, c.world.plant.id, uis, c.now, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("to", c.world.depot)
+    return c.msg.dispatch(c.world.maker, c.world.plant, uis, c.now, **kwargs)  # type: ignore[arg-type]
 
 
 def deal(c: Chain, **terms: str) -> TraceEvent:
     w = c.world
-    agreed = {"currency": "KES", "seller": w.maker.id, "buyer": w.importer.id, **terms}
+    agreed = {"currency": "KES", "seller": w.maker, "buyer": w.importer, **terms}
     return c.msg.transaction(
-        MessageType.EIV, w.maker.id, c.packs[:2], c.now, number="I-7", amount="9.5", **agreed
+        MessageType.EIV, w.maker, c.packs[:2], c.now, number="I-7", amount="9.5", **agreed
     )
 
 
@@ -75,7 +75,7 @@ def malformed(c: Chain) -> Case:
     raw = {
         "message_type": "EUA",
         "message_code": "M-1",
-        "originator": c.world.maker.id,
+        "originator": c.world.maker,
         "event_time": "2026-01-05T08:00:00",
         "uis": c.packs[:1],
     }
@@ -89,7 +89,7 @@ def second_plant(c: Chain, *, active: bool) -> str:
     plant = registry.add_facility(
         c.ctx,
         issuer_,
-        operator_id=c.world.maker.id,
+        operator_id=c.world.maker,
         name="Plant 2",
         type="manufacturing",
         address="Thika",
@@ -108,7 +108,7 @@ def expired(c: Chain) -> Case:
 
 def cancelled(c: Chain) -> Case:
     w, actor = c.world, local_issuer()
-    wanted = issuer.UnitRequest(w.maker.id, w.plant.id, w.line.id, w.product.gtin, "UG", 2)
+    wanted = issuer.UnitRequest(w.maker, w.plant, w.machine, w.gtin, "UG", 2)
     batch = issuer.request_unit_codes(c.ctx, actor, wanted)
     spare = [p.ui for p in lifecycle.request_codes(c.ctx, actor, batch.request_id)]
     lifecycle.cancel_request(c.ctx, actor, batch.request_id, "misprinted")
@@ -160,25 +160,25 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         lambda e: Case(e, e.facility_id, "not an active registered facility"),
     ),
     "facility_not_own": lambda c: Case(
-        apply(c, facility_id=c.world.depot.id), c.world.depot.id, "only for its own facilities"
+        apply(c, facility_id=c.world.depot), c.world.depot, "only for its own facilities"
     ),
     "originator_not_actor": lambda c: using(apply(c), lambda e: Case(
-        e, e.event_id, f"may report only as {c.world.importer.id}", actor=c.importer,
+        e, e.event_id, f"may report only as {c.world.importer}", actor=c.importer,
     )),
     # application
     "ui_unknown": lambda c: Case(apply(c, ["KET01zzzzzzzzzZZZZZ"]), "KET01zzzzzzzzzZZZZZ",
                                  "never issued"),
     "ui_not_issued_to_operator": lambda c: Case(
-        apply(c, c.packs[:1], originator_id=c.world.importer.id, facility_id=c.world.depot.id),
+        apply(c, c.packs[:1], originator_id=c.world.importer, facility_id=c.world.depot),
         c.packs[0], "issued to another operator", actor=c.importer,
     ),
     "ui_facility_mismatch": lambda c: Case(
         apply(c, c.packs[:1], facility_id=second_plant(c, active=True)), c.packs[0],
-        f"issued for facility {c.world.plant.id}",
+        f"issued for facility {c.world.plant}",
     ),
     "ui_machine_mismatch": lambda c: Case(
         apply(c, c.packs[:1], machine_id="KET01MOTHER0"), c.packs[0],
-        f"issued for machine {c.world.line.id}",
+        f"issued for machine {c.world.machine}",
     ),
     "ui_expired": expired,
     "ui_cancelled": cancelled,
@@ -218,7 +218,7 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         before=(A(c), agg(c, c.cartons[0], c.packs[:3]), agg(c, c.cases[0], c.cartons[:1])),
     ),
     "not_a_child": lambda c: Case(
-        c.msg.disaggregate(c.world.maker.id, c.world.plant.id, c.cartons[0], c.packs[5:6],
+        c.msg.disaggregate(c.world.maker, c.world.plant, c.cartons[0], c.packs[5:6],
                            c.now),
         c.packs[5], f"is not in {c.cartons[0]}", before=(A(c), agg(c, c.cartons[0], c.packs[:3])),
     ),
@@ -231,12 +231,12 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         send(c, c.packs[1:2]), c.packs[1], "in transit", before=(A(c), send(c, c.packs[:2]))
     ),
     "item_not_at_facility": lambda c: Case(
-        send(c, c.packs[:1]), c.packs[0], f"not at facility {c.world.plant.id}",
+        send(c, c.packs[:1]), c.packs[0], f"not at facility {c.world.plant}",
         before=(A(c), send(c, c.packs[:2]),
-                c.msg.arrive(c.world.importer.id, c.world.depot.id, c.packs[:2], c.now)),
+                c.msg.arrive(c.world.importer, c.world.depot, c.packs[:2], c.now)),
     ),
     "item_not_in_transit": lambda c: Case(
-        c.msg.transload(c.world.maker.id, c.packs[:1], c.now, vehicle="KBZ 123A"), c.packs[0],
+        c.msg.transload(c.world.maker, c.packs[:1], c.now, vehicle="KBZ 123A"), c.packs[0],
         "not a dispatched item in transit", before=(A(c),),
     ),
     "unknown_destination": lambda c: Case(
@@ -260,31 +260,31 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         deal(c, buyer=NOBODY), NOBODY, "not registered", before=(A(c),)
     ),
     "originator_not_party": lambda c: Case(
-        deal(c, seller=c.world.importer.id, buyer=c.world.importer.id), c.world.maker.id,
+        deal(c, seller=c.world.importer, buyer=c.world.importer), c.world.maker,
         "must be the seller or the buyer", before=(A(c),),
     ),
     # deactivation and recall
     "bad_reason": lambda c: Case(
-        c.msg.deactivate(c.world.maker.id, c.packs[:1], c.now, "vanished"), "vanished",
+        c.msg.deactivate(c.world.maker, c.packs[:1], c.now, "vanished"), "vanished",
         "reason must be one of", before=(A(c),),
     ),
     "not_custodian": lambda c: Case(
-        c.msg.deactivate(c.world.importer.id, c.packs[:1], c.now, "stolen"), c.packs[0],
-        f"is held by {c.world.maker.id}", before=(A(c),), actor=c.importer,
+        c.msg.deactivate(c.world.importer, c.packs[:1], c.now, "stolen"), c.packs[0],
+        f"is held by {c.world.maker}", before=(A(c),), actor=c.importer,
     ),
     "unknown_event": lambda c: Case(
-        c.msg.recall(c.world.maker.id, "MSG-NEVER", c.now), "MSG-NEVER", "no stored message"
+        c.msg.recall(c.world.maker, "MSG-NEVER", c.now), "MSG-NEVER", "no stored message"
     ),
     "recall_not_own": lambda c: using(A(c), lambda e: Case(
-        c.msg.recall(c.world.importer.id, e.event_id, c.now), e.event_id, "only the sender",
+        c.msg.recall(c.world.importer, e.event_id, c.now), e.event_id, "only the sender",
         before=(e,), actor=c.importer,
     )),
     "already_recalled": lambda c: using(A(c), lambda e: Case(
-        c.msg.recall(c.world.maker.id, e.event_id, c.now), e.event_id, "already recalled",
-        before=(e, c.msg.recall(c.world.maker.id, e.event_id, c.now)),
+        c.msg.recall(c.world.maker, e.event_id, c.now), e.event_id, "already recalled",
+        before=(e, c.msg.recall(c.world.maker, e.event_id, c.now)),
     )),
     "recall_superseded": lambda c: using(A(c), lambda e: Case(
-        c.msg.recall(c.world.maker.id, e.event_id, c.now), e.event_id, "recall them first",
+        c.msg.recall(c.world.maker, e.event_id, c.now), e.event_id, "recall them first",
         before=(e, send(c, c.packs[:1])),
     )),
     # flags: accepted, and the flag stored with the event
@@ -293,7 +293,7 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         lambda e: Case(e, e.event_id, "after the event"),
     ),
     "unexpected_arrival": lambda c: Case(
-        c.msg.arrive(c.world.importer.id, c.world.depot.id, c.packs[:1], c.now), c.packs[0],
+        c.msg.arrive(c.world.importer, c.world.depot, c.packs[:1], c.now), c.packs[0],
         "without a dispatch to it", before=(A(c),), actor=c.importer,
     ),
 }
@@ -314,7 +314,7 @@ def stored(ctx: Context) -> tuple[int, ...]:
 def prepared(chain: Chain, code: str) -> Case:
     made = CASES[code](chain)
     for event in made.before:
-        sender = chain.importer if event.originator_id == chain.world.importer.id else chain.maker
+        sender = chain.importer if event.originator_id == chain.world.importer else chain.maker
         result = chain.send(sender, event)
         assert result.ok and len(result.accepted) == 1, result.problems
     return made

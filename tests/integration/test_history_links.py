@@ -25,7 +25,7 @@ AUTH = local_authority()
 def chain(ctx) -> Chain:  # type: ignore[no-untyped-def]
     chain = build_chain(ctx)
     w = chain.world
-    apply = chain.msg.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, chain.now)
+    apply = chain.msg.apply(w.maker, w.plant, w.machine, chain.packs, chain.now)
     assert chain.send(chain.maker, apply).ok
     return chain
 
@@ -33,7 +33,7 @@ def chain(ctx) -> Chain:  # type: ignore[no-untyped-def]
 def aggregate(chain: Chain, packs: list[str], carton: str, hours: int = 0) -> int:
     w = chain.world
     at = chain.now + timedelta(hours=hours)
-    event = chain.msg.aggregate(w.maker.id, w.plant.id, carton, packs, at)
+    event = chain.msg.aggregate(w.maker, w.plant, carton, packs, at)
     result = chain.send(chain.maker, event)
     assert result.ok, result.problems
     return result.accepted[0].seq
@@ -77,7 +77,7 @@ def test_a_disaggregation_closes_the_stay_from_its_start_and_the_past_contents_r
 ) -> None:
     w, carton, packs = chain.world, chain.cartons[0], chain.packs[:10]
     start = aggregate(chain, packs, carton, hours=-2)
-    out = chain.msg.disaggregate(w.maker.id, w.plant.id, carton, packs[:3], chain.now)
+    out = chain.msg.disaggregate(w.maker, w.plant, carton, packs[:3], chain.now)
     result = chain.send(chain.maker, out)
     assert result.ok, result.problems
     end = result.accepted[0].seq
@@ -102,9 +102,9 @@ def test_recalling_a_disaggregation_makes_the_stay_current_again_from_its_first_
 ) -> None:
     w, carton, packs = chain.world, chain.cartons[0], chain.packs[:10]
     start = aggregate(chain, packs, carton)
-    out = chain.msg.disaggregate(w.maker.id, w.plant.id, carton, packs[:3], chain.now)
+    out = chain.msg.disaggregate(w.maker, w.plant, carton, packs[:3], chain.now)
     assert chain.send(chain.maker, out).ok
-    assert chain.send(chain.maker, chain.msg.recall(w.maker.id, out.event_id, chain.now)).ok
+    assert chain.send(chain.maker, chain.msg.recall(w.maker, out.event_id, chain.now)).ok
     assert rows(chain, select(func.count()).select_from(containment))[0][0] == 0
     state = rows(chain, select(ui_state).where(ui_state.c.ui == packs[0]))[0]
     assert (state.parent, state.parent_since_seq) == (carton, start)
@@ -115,7 +115,7 @@ def test_a_recalled_aggregation_stays_in_the_history_of_its_children(chain: Chai
     w, carton, packs = chain.world, chain.cartons[0], chain.packs[:10]
     aggregate(chain, packs, carton)
     epa = rows(chain, select(events.c.event_id).where(events.c.message_type == "EPA"))[0][0]
-    assert chain.send(chain.maker, chain.msg.recall(w.maker.id, epa, chain.now)).ok
+    assert chain.send(chain.maker, chain.msg.recall(w.maker, epa, chain.now)).ok
     assert where(chain.ctx, AUTH, packs[0]).parent is None
     assert ("EPA", True) in types_in_trace(chain, packs[0])
     again = aggregate(chain, packs, chain.cartons[1])
@@ -132,9 +132,9 @@ def test_a_recalled_application_stays_in_the_history_and_the_pack_can_be_applied
 ) -> None:
     w, pack = chain.world, chain.packs[0]
     eua = rows(chain, select(events.c.event_id).where(events.c.message_type == "EUA"))[0][0]
-    assert chain.send(chain.maker, chain.msg.recall(w.maker.id, eua, chain.now)).ok
+    assert chain.send(chain.maker, chain.msg.recall(w.maker, eua, chain.now)).ok
     assert rows(chain, select(ui_state).where(ui_state.c.ui == pack)) == []
     assert types_in_trace(chain, pack) == [("EUA", True), ("RCL", False)]
-    apply = chain.msg.apply(w.maker.id, w.plant.id, w.line.id, [pack], chain.now)
+    apply = chain.msg.apply(w.maker, w.plant, w.machine, [pack], chain.now)
     assert chain.send(chain.maker, apply).ok
     assert types_in_trace(chain, pack) == [("EUA", True), ("RCL", False), ("EUA", False)]

@@ -22,15 +22,16 @@ from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError, Forbidden, NotFound
 from itptrace.gs1.element import to_element_string
 from itptrace.repository.schema import code_requests, unit_uis
-from tests.integration.world import World, build_world
+from itptrace.sim.world import World
+from tests.integration.chain import build_world
 
 
 def unit_request(world: World, quantity: int = 100, **changes: object) -> UnitRequest:
     fields: dict[str, object] = {
-        "operator_id": world.maker.id,
-        "facility_id": world.plant.id,
-        "machine_id": world.line.id,
-        "gtin": world.product.gtin,
+        "operator_id": world.maker,
+        "facility_id": world.plant,
+        "machine_id": world.machine,
+        "gtin": world.gtin,
         "intended_market": "KE",
         "quantity": quantity,
     }
@@ -73,20 +74,20 @@ def test_a_unit_code_leads_to_facility_machine_product_and_market(
             world,
             3,
             intended_market="UG",
-            importer_id=world.importer.id,
+            importer_id=world.importer,
             route="Nairobi-Malaba-Kampala",
         ),
     )
     ui = next(lifecycle.request_codes(ctx, issuer, batch.request_id)).ui
     record = lifecycle.lookup_code(ctx, ui)
     assert (record.facility_id, record.machine_id, record.gtin) == (
-        world.plant.id,
-        world.line.id,
-        world.product.gtin,
+        world.plant,
+        world.machine,
+        world.gtin,
     )
     assert (record.intended_market, record.importer_id, record.route) == (
         "UG",
-        world.importer.id,
+        world.importer,
         "Nairobi-Malaba-Kampala",
     )
     assert record.state is CodeState.ISSUED
@@ -131,7 +132,7 @@ def test_a_machine_of_another_facility_is_refused(ctx: Context, issuer: Actor) -
     other_plant = registry.add_facility(
         ctx,
         issuer,
-        operator_id=world.maker.id,
+        operator_id=world.maker,
         name="Plant 2",
         type="manufacturing",
         address="Mombasa",
@@ -146,15 +147,15 @@ def test_a_machine_of_another_facility_is_refused(ctx: Context, issuer: Actor) -
 
 def test_an_operator_requests_codes_only_for_its_own_facilities(ctx: Context) -> None:
     world = build_world(ctx)
-    maker = Actor("maker", Role.OPERATOR, operator_id=world.maker.id, tobacco_industry=True)
+    maker = Actor("maker", Role.OPERATOR, operator_id=world.maker, tobacco_industry=True)
     batch = issuer_service.request_unit_codes(ctx, maker, unit_request(world, 5))
     assert batch.quantity == 5 and batch.key_id is not None
-    importer = Actor("importer", Role.OPERATOR, operator_id=world.importer.id)
+    importer = Actor("importer", Role.OPERATOR, operator_id=world.importer)
     with pytest.raises(Forbidden):
         issuer_service.request_unit_codes(ctx, importer, unit_request(world, 5))
     with pytest.raises(IssuerError, match="does not belong"):
         issuer_service.request_unit_codes(
-            ctx, maker, unit_request(world, 5, facility_id=world.depot.id)
+            ctx, maker, unit_request(world, 5, facility_id=world.depot)
         )
 
 
@@ -254,12 +255,10 @@ def test_eu_profile_codes_carry_no_tag_and_need_online_verification(
 def test_aggregated_uis_carry_the_facility_identifier(ctx: Context, issuer: Actor) -> None:
     world = build_world(ctx)
     batch = issuer_service.request_aggregate_codes(
-        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 10)
+        ctx, issuer, AggregateRequest(world.maker, world.plant, 10)
     )
     codes = list(lifecycle.request_codes(ctx, issuer, batch.request_id))
-    assert len(codes) == 10 and all(
-        c.ui.endswith(world.plant.id) and len(c.ui) <= 100 for c in codes
-    )
+    assert len(codes) == 10 and all(c.ui.endswith(world.plant) and len(c.ui) <= 100 for c in codes)
     assert lifecycle.lookup_code(ctx, codes[0].ui).kind == "aggregate"
 
 
@@ -303,7 +302,7 @@ def test_deactivation_records_its_reason_and_keeps_the_issuance(
     assert lifecycle.lookup_code(ctx, second).state is CodeState.ISSUED
     with pytest.raises(DomainError, match="unknown deactivation reason"):
         lifecycle.deactivate_codes(ctx, issuer, [second], "misplaced")
-    stranger = Actor("importer", Role.OPERATOR, operator_id=world.importer.id)
+    stranger = Actor("importer", Role.OPERATOR, operator_id=world.importer)
     with pytest.raises(Forbidden):
         lifecycle.deactivate_codes(ctx, stranger, [second], "lost")
 

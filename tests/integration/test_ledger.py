@@ -31,15 +31,14 @@ from itptrace.ledger.fsck import fsck
 from itptrace.ledger.model import LedgerForked, TreeHead
 from itptrace.repository.append_only import drop_append_only_ddl
 from itptrace.repository.schema import code_requests, ledger_leaves, unit_uis
-from tests.integration.world import World, build_world
+from itptrace.sim.world import World
+from tests.integration.chain import build_world
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def unit_request(world: World, quantity: int = 5) -> UnitRequest:
-    return UnitRequest(
-        world.maker.id, world.plant.id, world.line.id, world.product.gtin, "KE", quantity
-    )
+    return UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
 
 
 def append_synthetic(ctx: Context, count: int, start: int = 0) -> list[bytes]:
@@ -86,7 +85,7 @@ def test_issuing_codes_appends_one_issuance_leaf_that_matches_the_stored_request
     world = build_world(ctx)
     unit = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 7))
     aggregate = issuer_service.request_aggregate_codes(
-        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 3)
+        ctx, issuer, AggregateRequest(world.maker, world.plant, 3)
     )
     assert leaf_kinds(ctx, issuer) == [
         ("issuance", str(unit.request_id)),
@@ -387,7 +386,7 @@ def history(ctx: Context, issuer: Actor) -> None:
     world = build_world(ctx)
     batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 3))
     issuer_service.request_aggregate_codes(
-        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 2)
+        ctx, issuer, AggregateRequest(world.maker, world.plant, 2)
     )
     code = next(lifecycle.request_codes(ctx, issuer, batch.request_id)).ui
     lifecycle.deactivate_codes(ctx, issuer, [code], "damaged")

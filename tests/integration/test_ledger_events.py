@@ -14,11 +14,12 @@ from itptrace.ledger import service as ledger
 from itptrace.ledger.fsck import fsck
 from itptrace.repository.schema import events
 from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from tests.integration.test_ledger import run_sql, unguard
 
 
 def test_accepted_events_and_audit_records_are_leaves_and_fsck_is_clean(ctx: Context) -> None:
-    run = run_supply_chain(ctx, lambda _line: None)
+    run = run_supply_chain(ServiceDriver(ctx), lambda _line: None)
     before = [e.kind for e in ledger.entries(ctx, local_authority(), 0, 1000)].count("audit")
     audit.record(
         ctx, AuditEntry(local_authority(), None, "GET", "/uis/{ui}/trace", {}, 1, "ok", 200)
@@ -30,7 +31,7 @@ def test_accepted_events_and_audit_records_are_leaves_and_fsck_is_clean(ctx: Con
 
 
 def test_fsck_reports_an_event_edited_directly_in_the_database(ctx: Context) -> None:
-    run_supply_chain(ctx, lambda _line: None)
+    run_supply_chain(ServiceDriver(ctx), lambda _line: None)
     ledger.make_checkpoint(ctx, local_issuer())
     edit = "UPDATE events SET originator_id = 'KET01EFORGED' WHERE seq = 5"
     with pytest.raises(IntegrityError):
@@ -42,7 +43,7 @@ def test_fsck_reports_an_event_edited_directly_in_the_database(ctx: Context) -> 
 
 
 def test_events_and_items_refuse_update_and_delete(ctx: Context) -> None:
-    run_supply_chain(ctx, lambda _line: None)
+    run_supply_chain(ServiceDriver(ctx), lambda _line: None)
     with ctx.db.transaction() as conn:
         before = conn.execute(select(func.count()).select_from(events)).scalar_one()
     for statement in (

@@ -129,10 +129,12 @@ class Lifecycle(RuleBasedStateMachine):
         Lifecycle.runs = self.run = Lifecycle.runs + 1
         url = self.seed.copy(self.run)
         self.ctx = build_node(make_settings(url, self.seed.tmp))
-        self.c = replace(self.seed.chain, ctx=self.ctx, msg=Messages(f"R{self.run}"))
+        seed = self.seed.chain
+        world = replace(seed.world, msg=Messages(f"R{self.run}"))
+        self.c = replace(seed, ctx=self.ctx, world=world)
         w = self.c.world
-        self.plant, self.depot = w.plant.id, w.depot.id
-        self.maker, self.importer = w.maker.id, w.importer.id
+        self.plant, self.depot = w.plant, w.depot
+        self.maker, self.importer = w.maker, w.importer
         self.items: dict[str, Item] = {}
         self.log: list[tuple[TraceEvent, set[str], dict[str, Item | None]]] = []
         self.latest: dict[str, int] = {}  # UI -> index in log of the last event listing it
@@ -223,7 +225,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.apply(data.draw(some(self.unused(self.c.packs), 6)))
 
     def apply(self, uis: list[str]) -> None:
-        event = self.c.msg.apply(self.maker, self.plant, self.c.world.line.id, uis, self.c.now)
+        event = self.c.msg.apply(self.maker, self.plant, self.c.world.machine, uis, self.c.now)
         self.accept(event, set(uis), dict.fromkeys(uis))
         self.items.update({u: Item("unit", self.plant, self.maker) for u in uis})
 
@@ -353,7 +355,7 @@ class Lifecycle(RuleBasedStateMachine):
         dead = sorted(u for u, i in self.items.items() if i.dead)
         held = [u for u in live if self.top(u).holder == self.maker]
         fresh, boxes = self.unused(self.c.packs), self.unused(self.c.cartons + self.c.cases)
-        line = self.c.world.line.id
+        line = self.c.world.machine
 
         def ship(uis: list[str]) -> TraceEvent:
             return m.dispatch(self.maker, plant, uis, now, to=self.depot)
@@ -474,38 +476,38 @@ def packed(ctx: Context) -> Chain:
     w = c.world
     sent = c.send(
         c.maker,
-        c.msg.apply(w.maker.id, w.plant.id, w.line.id, c.packs, c.now),
-        c.msg.aggregate(w.maker.id, w.plant.id, c.cartons[0], c.packs[:5], c.now),
+        c.msg.apply(w.maker, w.plant, w.machine, c.packs, c.now),
+        c.msg.aggregate(w.maker, w.plant, c.cartons[0], c.packs[:5], c.now),
     )
     assert sent.ok
     return c
 
 
 def at_plant(c: Chain, make: Callable[..., TraceEvent], *args: Any) -> Any:
-    return c.send(c.maker, make(c.world.maker.id, c.world.plant.id, *args, c.now))
+    return c.send(c.maker, make(c.world.maker, c.world.plant, *args, c.now))
 
 
 def test_a_carton_inside_a_case_in_transit_cannot_be_filled_at_the_plant(packed: Chain) -> None:
     c, m = packed, packed.msg
     assert at_plant(c, m.aggregate, c.cases[0], c.cartons[:1]).ok
-    assert c.send(c.maker, m.dispatch(c.world.maker.id, c.world.plant.id, c.cases, c.now,
-                                      to=c.world.depot.id)).ok  # fmt: skip
+    assert c.send(c.maker, m.dispatch(c.world.maker, c.world.plant, c.cases, c.now,
+                                      to=c.world.depot)).ok  # fmt: skip
     late = at_plant(c, m.aggregate, c.cartons[0], c.packs[5:6])
     assert [p.code for p in late.problems] == ["item_in_transit"]
 
 
 def test_a_deactivated_pack_taken_out_of_its_carton_stays_deactivated(packed: Chain) -> None:
     c, m = packed, packed.msg
-    assert c.send(c.maker, m.deactivate(c.world.maker.id, c.packs[:1], c.now, "destroyed")).ok
+    assert c.send(c.maker, m.deactivate(c.world.maker, c.packs[:1], c.now, "destroyed")).ok
     assert at_plant(c, m.disaggregate, c.cartons[0], c.packs[:1]).ok
     assert where(c.ctx, AUTHORITY, c.packs[0]).status == "deactivated"
 
 
 def test_recalling_an_unpacking_of_all_children_puts_them_back(packed: Chain) -> None:
     c, m = packed, packed.msg
-    unpack = m.disaggregate(c.world.maker.id, c.world.plant.id, c.cartons[0], [], c.now)
+    unpack = m.disaggregate(c.world.maker, c.world.plant, c.cartons[0], [], c.now)
     assert c.send(c.maker, unpack).ok
-    assert c.send(c.maker, m.recall(c.world.maker.id, unpack.event_id, c.now)).ok
+    assert c.send(c.maker, m.recall(c.world.maker, unpack.event_id, c.now)).ok
     assert contents(c.ctx, AUTHORITY, c.cartons[0]).unit_count == 5
     assert where(c.ctx, AUTHORITY, c.packs[0]).parent == c.cartons[0]
 

@@ -25,12 +25,13 @@ from itptrace.keys.store import KeyStore
 from itptrace.registry import service as registry
 from itptrace.registry.names import RegistryNames
 from itptrace.repository.db import Database
+from itptrace.sim.world import World
 from itptrace.verify.facts import public_keyset
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verification
 from itptrace.verify.rules import AUTH_FAILURES
 from itptrace.verify.service import verify
+from tests.integration.chain import build_world
 from tests.integration.test_issuer import unit_request
-from tests.integration.world import World, build_world
 
 INSPECTOR = Actor("inspector-akinyi", Role.INSPECTOR)
 REPO = Path(__file__).resolve().parents[2]
@@ -105,10 +106,10 @@ def test_a_changed_registry_row_is_seen_at_once_after_a_registry_write(ctx: Cont
     # as cached, until the next registry write of this node forgets what it held.
     with ctx.db.transaction() as conn:
         conn.execute(
-            text("UPDATE facilities SET name = 'Plant 2' WHERE id = :f"), {"f": world.plant.id}
+            text("UPDATE facilities SET name = 'Plant 2' WHERE id = :f"), {"f": world.plant}
         )
     assert scan(ctx, code).facts.facility == "Plant"  # type: ignore[union-attr]
-    registry.deactivate_machine(ctx, local_issuer(), world.line.id)
+    registry.deactivate_machine(ctx, local_issuer(), world.machine)
     assert len(ctx.names) == 0
     assert scan(ctx, code).facts.facility == "Plant 2"  # type: ignore[union-attr]
 
@@ -118,11 +119,11 @@ def test_deactivating_a_facility_or_an_operator_empties_the_names_cache(ctx: Con
     code = issue_one(ctx, world)
     scan(ctx, code)
     assert len(ctx.names) > 0
-    registry.deactivate_facility(ctx, local_issuer(), world.depot.id)
+    registry.deactivate_facility(ctx, local_issuer(), world.depot)
     assert len(ctx.names) == 0
     scan(ctx, code)
     assert len(ctx.names) > 0
-    registry.deactivate_operator(ctx, local_issuer(), world.importer.id)
+    registry.deactivate_operator(ctx, local_issuer(), world.importer)
     assert len(ctx.names) == 0
     result = scan(ctx, code)  # names of deactivated rows are still shown (history)
     assert result.facts is not None and result.facts.facility == "Plant"
@@ -138,7 +139,7 @@ def test_a_facility_not_found_by_one_read_is_found_once_registered(ctx: Context)
                 " created_at) VALUES ('KET01FLATER1', :o, 'Late', 'warehouse', 'Eldoret', 'KE',"
                 " :t, :now)"
             ),
-            {"o": world.maker.id, "t": True, "now": ctx.clock.now()},
+            {"o": world.maker, "t": True, "now": ctx.clock.now()},
         )
     assert ctx.names.facility("KET01FLATER1") == ("KE", "Late")
 

@@ -16,11 +16,12 @@ from itptrace.ledger import service as ledger
 from itptrace.ledger.periodic import Checkpointer
 from itptrace.registry.service import init_party
 from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from tests.conftest import make_settings
 
 
 def test_the_checkpointer_signs_only_when_the_log_has_grown(ctx: Context) -> None:
-    run_supply_chain(ctx, lambda _line: None)
+    run_supply_chain(ServiceDriver(ctx), lambda _line: None)
     clock = Checkpointer(ctx, interval_seconds=0)
     assert clock.tick() is True
     size = ledger.latest_checkpoint(ctx).size  # type: ignore[union-attr]
@@ -35,7 +36,7 @@ def test_authority_queries_need_a_purpose_when_the_node_requires_one(tmp_path: P
     )
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())
-    run = run_supply_chain(ctx, lambda _line: None)
+    run = run_supply_chain(ServiceDriver(ctx), lambda _line: None)
     auth.add_user(ctx, local_issuer(), name="customs", role="authority")
     token = auth.create_token(ctx, local_issuer(), user="customs").token
     client = TestClient(create_app(ctx, start_worker=False))

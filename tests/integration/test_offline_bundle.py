@@ -16,7 +16,9 @@ from itptrace.codes import lifecycle
 from itptrace.context import Context
 from itptrace.gs1.element import CodePayload, to_raw
 from itptrace.repository.schema import scans as scans_table
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
 from itptrace.verify import exchange, queue
 from itptrace.verify.bundle import BundleCache, BundleError, load_bundle, verify_offline_bundle
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verdict
@@ -25,17 +27,17 @@ INSPECTOR = Actor("inspector-otieno", Role.INSPECTOR)
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _text: None)
+def run(ctx: Context) -> World:
+    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
 @pytest.fixture
-def codes(ctx: Context, run: ChainRun) -> dict[str, CodePayload]:
+def codes(ctx: Context, run: World) -> dict[str, CodePayload]:
     return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
 
 
 @pytest.fixture
-def bundle(ctx: Context, run: ChainRun, tmp_path: Path) -> Path:
+def bundle(ctx: Context, run: World, tmp_path: Path) -> Path:
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[0]], "stolen")
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[1]], "recalled")
     return exchange.export_offline_bundle(ctx, INSPECTOR, tmp_path / "bundle")
@@ -70,7 +72,7 @@ def test_the_bundle_states_its_false_positive_rate_and_uses_a_key_of_its_own(
 
 
 def test_a_device_verifies_from_the_bundle_alone(
-    ctx: Context, run: ChainRun, codes: dict[str, CodePayload], bundle: Path, no_network: None
+    ctx: Context, run: World, codes: dict[str, CodePayload], bundle: Path, no_network: None
 ) -> None:
     now = ctx.clock.now()
     trusted = [json.loads((bundle / "bundle.sig").read_text())["public_key"]]
@@ -90,7 +92,7 @@ def test_a_device_verifies_from_the_bundle_alone(
 
 
 def test_an_expired_damaged_or_untrusted_bundle_is_refused(
-    ctx: Context, run: ChainRun, codes: dict[str, CodePayload], bundle: Path
+    ctx: Context, run: World, codes: dict[str, CodePayload], bundle: Path
 ) -> None:
     code, now = to_raw(codes[run.packs[5]]), ctx.clock.now()
     with pytest.raises(BundleError, match="expired"):
@@ -110,7 +112,7 @@ def test_an_expired_damaged_or_untrusted_bundle_is_refused(
 
 
 def test_a_bundle_cache_keeps_a_loaded_bundle_until_its_files_change(
-    ctx: Context, run: ChainRun, bundle: Path
+    ctx: Context, run: World, bundle: Path
 ) -> None:
     now, cache = ctx.clock.now(), BundleCache()
     first = load_bundle(bundle, now, cache=cache)
@@ -124,7 +126,7 @@ def test_a_bundle_cache_keeps_a_loaded_bundle_until_its_files_change(
 
 def test_offline_scans_are_uploaded_once_none_lost_none_doubled(
     ctx: Context,
-    run: ChainRun,
+    run: World,
     codes: dict[str, CodePayload],
     bundle: Path,
     no_network: None,
@@ -141,7 +143,7 @@ def test_offline_scans_are_uploaded_once_none_lost_none_doubled(
 
 
 def test_a_sync_interrupted_and_repeated_stores_each_scan_once(
-    ctx: Context, run: ChainRun, codes: dict[str, CodePayload], bundle: Path
+    ctx: Context, run: World, codes: dict[str, CodePayload], bundle: Path
 ) -> None:
     now = ctx.clock.now()
     scans = [

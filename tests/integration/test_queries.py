@@ -12,18 +12,20 @@ from itptrace.errors import NotFound
 from itptrace.queries.completeness import completeness_by_operator
 from itptrace.queries.report import report
 from itptrace.queries.service import contents, trace, where
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
 
 AUTH = local_authority()
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _line: None)
+def run(ctx: Context) -> World:
+    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
 def test_a_pack_trace_includes_its_containers_events_while_it_was_inside(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     pack = run.packs[0]  # carton 0 -> case 0 -> pallet; carton 0 went to the kiosk
     entries = trace(ctx, AUTH, pack)
@@ -35,7 +37,7 @@ def test_a_pack_trace_includes_its_containers_events_while_it_was_inside(
 
 
 def test_a_container_event_after_the_pack_left_it_is_not_in_the_pack_trace(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     # case 1 went abroad after the pallet was split; packs of case 0 never saw that dispatch.
     export = [
@@ -47,7 +49,7 @@ def test_a_container_event_after_the_pack_left_it_is_not_in_the_pack_trace(
     assert not [e for e in trace(ctx, AUTH, run.packs[0]) if e.via == run.cases[1]]
 
 
-def test_contents_gives_the_whole_tree_now_and_at_a_past_time(ctx: Context, run: ChainRun) -> None:
+def test_contents_gives_the_whole_tree_now_and_at_a_past_time(ctx: Context, run: World) -> None:
     assert contents(ctx, AUTH, run.pallet).unit_count == 0  # split: the pallet is empty now
     before_split = trace(ctx, AUTH, run.packs[0])[1].event_time  # packed, not yet split
     tree = contents(ctx, AUTH, run.pallet, at=before_split + timedelta(minutes=1))
@@ -56,7 +58,7 @@ def test_contents_gives_the_whole_tree_now_and_at_a_past_time(ctx: Context, run:
 
 
 def test_where_reports_the_outermost_containers_place_and_custodian(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     at_kiosk = where(ctx, AUTH, run.packs[0])
     assert (at_kiosk.facility_id, at_kiosk.custodian_id, at_kiosk.top) == (
@@ -74,7 +76,7 @@ def test_where_reports_the_outermost_containers_place_and_custodian(
         where(ctx, AUTH, "KET01unknown")
 
 
-def test_the_8_4_1_report_has_every_item_with_its_source(ctx: Context, run: ChainRun) -> None:
+def test_the_8_4_1_report_has_every_item_with_its_source(ctx: Context, run: World) -> None:
     result = report(ctx, AUTH, run.packs[0])
     items = {i.key: i for i in result.items}
     assert result.completeness == 1.0, result.missing
@@ -91,7 +93,7 @@ def test_the_8_4_1_report_has_every_item_with_its_source(ctx: Context, run: Chai
     assert all(i.sources for i in result.items)
 
 
-def test_a_report_marks_what_is_missing(ctx: Context, run: ChainRun) -> None:
+def test_a_report_marks_what_is_missing(ctx: Context, run: World) -> None:
     from itptrace.access import local_issuer
     from itptrace.codes import lifecycle
     from itptrace.codes import service as issuer
@@ -115,7 +117,7 @@ def test_a_report_marks_what_is_missing(ctx: Context, run: ChainRun) -> None:
     assert unreported.completeness == pytest.approx(0.4)
 
 
-def test_completeness_by_operator_shows_who_reports_what(ctx: Context, run: ChainRun) -> None:
+def test_completeness_by_operator_shows_who_reports_what(ctx: Context, run: World) -> None:
     summary = completeness_by_operator(ctx, AUTH, sample=20)
     assert [s.operator_id for s in summary] == [run.maker]
     assert summary[0].packs_checked == 20 and summary[0].item_share["e"] == 1.0

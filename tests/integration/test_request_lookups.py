@@ -21,13 +21,12 @@ from itptrace.codes.service import AggregateRequest, UnitRequest
 from itptrace.context import Context
 from itptrace.errors import Conflict, Forbidden, NotFound
 from itptrace.ledger.fsck import fsck
-from tests.integration.world import World, build_world
+from itptrace.sim.world import World
+from tests.integration.chain import build_world
 
 
 def unit_request(world: World, quantity: int) -> UnitRequest:
-    return UnitRequest(
-        world.maker.id, world.plant.id, world.line.id, world.product.gtin, "KE", quantity
-    )
+    return UnitRequest(world.maker, world.plant, world.machine, world.gtin, "KE", quantity)
 
 
 def codes_of(ctx: Context, actor: Actor, request_id: int) -> list[str]:
@@ -56,7 +55,7 @@ def statements(ctx: Context) -> Iterator[list[str]]:
 
 
 def maker_user(world: World) -> Actor:
-    return Actor("maker-user", Role.OPERATOR, operator_id=world.maker.id, tobacco_industry=True)
+    return Actor("maker-user", Role.OPERATOR, operator_id=world.maker, tobacco_industry=True)
 
 
 # Stored counts
@@ -66,7 +65,7 @@ def test_a_new_request_counts_every_code_as_issued(ctx: Context, issuer: Actor) 
     world = build_world(ctx)
     units = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 12))
     boxes = issuer_service.request_aggregate_codes(
-        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 3)
+        ctx, issuer, AggregateRequest(world.maker, world.plant, 3)
     )
     for batch, quantity in ((units, 12), (boxes, 3)):
         found = lifecycle.get_request(ctx, issuer, batch.request_id)
@@ -151,7 +150,7 @@ def test_a_request_is_read_only_by_the_issuer_and_its_requester(
     batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 1))
     assert lifecycle.get_request(ctx, maker_user(world), batch.request_id).quantity == 1
     for stranger in (
-        Actor("importer", Role.OPERATOR, operator_id=world.importer.id),
+        Actor("importer", Role.OPERATOR, operator_id=world.importer),
         Actor("customs", Role.AUTHORITY),
     ):
         with pytest.raises(Forbidden):
@@ -199,7 +198,7 @@ def test_keyset_pages_cover_every_code_of_a_request_exactly_once_in_code_order(
     issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 17))  # codes around
     units = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 23))
     boxes = issuer_service.request_aggregate_codes(
-        ctx, issuer, AggregateRequest(world.maker.id, world.plant.id, 9)
+        ctx, issuer, AggregateRequest(world.maker, world.plant, 9)
     )
     issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 11))
     for batch, quantity in ((units, 23), (boxes, 9)):
@@ -237,7 +236,7 @@ def test_codes_are_paged_only_for_the_issuer_and_their_requester_within_the_limi
     world = build_world(ctx)
     batch = issuer_service.request_unit_codes(ctx, issuer, unit_request(world, 3))
     assert len(lifecycle.code_page(ctx, maker_user(world), batch.request_id).codes) == 3
-    stranger = Actor("importer", Role.OPERATOR, operator_id=world.importer.id)
+    stranger = Actor("importer", Role.OPERATOR, operator_id=world.importer)
     with pytest.raises(Forbidden):
         lifecycle.code_page(ctx, stranger, batch.request_id)
     with pytest.raises(NotFound):

@@ -32,7 +32,9 @@ from itptrace.registry import service as registry
 from itptrace.repository.schema import alert_status, scans
 from itptrace.sim.forgery import forged_variants
 from itptrace.sim.messages import Messages
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
 from itptrace.verify import alerts
 from itptrace.verify.model import (
     Place,
@@ -51,8 +53,8 @@ MOMBASA = (-4.0435, 39.6682)
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _text: None)
+def run(ctx: Context) -> World:
+    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
 def payloads(ctx: Context) -> dict[str, CodePayload]:
@@ -78,7 +80,7 @@ def scan_count(ctx: Context) -> int:
 
 
 def test_a_genuine_pack_is_authentic_with_the_facts_an_inspector_needs(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     code = to_raw(payloads(ctx)[run.packs[0]])
     result = verify(
@@ -105,7 +107,7 @@ def test_a_genuine_pack_is_authentic_with_the_facts_an_inspector_needs(
 
 
 def test_a_pack_of_a_discontinued_product_still_verifies_with_its_product_facts(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     code = to_raw(payloads(ctx)[run.packs[0]])
     gtin = payloads(ctx)[run.packs[0]].gtin or ""
@@ -116,7 +118,7 @@ def test_a_pack_of_a_discontinued_product_still_verifies_with_its_product_facts(
 
 
 def test_a_resubmitted_scan_is_answered_from_the_store_and_stored_once(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     code, ident = run.packs[1], uuid.uuid4()
     first = check(ctx, code, scan_id=ident)
@@ -129,7 +131,7 @@ def test_a_resubmitted_scan_is_answered_from_the_store_and_stored_once(
 
 
 def test_forged_tags_and_codes_never_issued_are_counterfeit_and_raise_an_alert(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     genuine = payloads(ctx)[run.packs[2]]
     forged = [
@@ -147,7 +149,7 @@ def test_forged_tags_and_codes_never_issued_are_counterfeit_and_raise_an_alert(
     assert raised and all(a.severity == "high" for a in raised)
 
 
-def test_an_issued_code_never_applied_is_illicit(ctx: Context, run: ChainRun) -> None:
+def test_an_issued_code_never_applied_is_illicit(ctx: Context, run: World) -> None:
     batch = issuer.request_unit_codes(
         ctx,
         local_issuer(),
@@ -159,9 +161,7 @@ def test_an_issued_code_never_applied_is_illicit(ctx: Context, run: ChainRun) ->
     assert [r.code for r in result.reasons] == [ReasonCode.NEVER_APPLIED]
 
 
-def test_stolen_and_recalled_codes_are_illicit_with_their_reason(
-    ctx: Context, run: ChainRun
-) -> None:
+def test_stolen_and_recalled_codes_are_illicit_with_their_reason(ctx: Context, run: World) -> None:
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[3]], "stolen", "truck hijacked")
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[4]], "recalled")
     stolen, recalled = check(ctx, run.packs[3]), check(ctx, run.packs[4])
@@ -173,7 +173,7 @@ def test_stolen_and_recalled_codes_are_illicit_with_their_reason(
     ]
 
 
-def test_a_pack_reported_lost_inside_its_case_is_illicit(ctx: Context, run: ChainRun) -> None:
+def test_a_pack_reported_lost_inside_its_case_is_illicit(ctx: Context, run: World) -> None:
     importer = Actor("lake", Role.OPERATOR, operator_id=run.importer)
     event = Messages(prefix="T").deactivate(run.importer, [run.cases[2]], ctx.clock.now(), "lost")
     assert capture(ctx, importer, [event]).ok
@@ -182,7 +182,7 @@ def test_a_pack_reported_lost_inside_its_case_is_illicit(ctx: Context, run: Chai
     assert [r.code for r in result.reasons] == [ReasonCode.LOST]
 
 
-def test_diversion_and_export_are_told_apart(ctx: Context, run: ChainRun) -> None:
+def test_diversion_and_export_are_told_apart(ctx: Context, run: World) -> None:
     at_the_kiosk, exported = run.packs[0], run.packs[60]  # case 1 was exported to UG
     diverted = check(ctx, at_the_kiosk, "TZ")
     assert diverted.verdict is Verdict.ILLICIT
@@ -196,7 +196,7 @@ def test_diversion_and_export_are_told_apart(ctx: Context, run: ChainRun) -> Non
 
 
 def test_a_clone_seen_in_two_cities_within_an_hour_is_flagged_once_as_an_alert(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     now = ctx.clock.now()
     code = run.packs[5]
@@ -212,13 +212,13 @@ def test_a_clone_seen_in_two_cities_within_an_hour_is_flagged_once_as_an_alert(
     assert clone_alerts[0].evidence["reasons"][0]["conflicts"][0]["km"] > 400
 
 
-def test_the_wrong_brand_under_a_genuine_code_is_counterfeit(ctx: Context, run: ChainRun) -> None:
+def test_the_wrong_brand_under_a_genuine_code_is_counterfeit(ctx: Context, run: World) -> None:
     result = check(ctx, run.packs[6], observed_brand="Sportsman")
     assert result.verdict is Verdict.COUNTERFEIT
     assert [r.code for r in result.reasons] == [ReasonCode.PRODUCT_MISMATCH]
 
 
-def test_operators_and_the_industry_may_not_verify(ctx: Context, run: ChainRun) -> None:
+def test_operators_and_the_industry_may_not_verify(ctx: Context, run: World) -> None:
     scan = ScanInput(run.packs[0], Place("KE"), ctx.clock.now(), str(uuid.uuid4()))
     for actor in (
         Actor("op", Role.OPERATOR, operator_id=run.maker, tobacco_industry=True),
@@ -230,13 +230,13 @@ def test_operators_and_the_industry_may_not_verify(ctx: Context, run: ChainRun) 
         alerts.list_alerts(ctx, INSPECTOR)
 
 
-def test_a_scan_from_the_future_is_refused(ctx: Context, run: ChainRun) -> None:
+def test_a_scan_from_the_future_is_refused(ctx: Context, run: World) -> None:
     with pytest.raises(VerifyError, match="future"):
         check(ctx, run.packs[0], at=ctx.clock.now() + timedelta(hours=1))
 
 
 def test_alert_status_changes_are_kept_and_scans_cannot_be_rewritten(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     check(ctx, run.packs[0], "TZ")
     alert = alerts.list_alerts(ctx, AUTHORITY, status="open")[0]
@@ -274,7 +274,7 @@ def photo(payload: CodePayload, path: Path) -> bytes:
 
 
 def test_a_photo_of_a_rotated_blurred_code_is_verified(
-    ctx: Context, run: ChainRun, tmp_path: Path
+    ctx: Context, run: World, tmp_path: Path
 ) -> None:
     image = photo(payloads(ctx)[run.packs[7]], tmp_path / "code.png")
     result = check(ctx, decode_photo(image), source="image")
@@ -305,7 +305,7 @@ def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
 
 
 def test_the_api_verifies_scans_and_photos_and_serves_alerts(
-    ctx: Context, run: ChainRun, api: tuple[TestClient, dict[str, dict[str, str]]], tmp_path: Path
+    ctx: Context, run: World, api: tuple[TestClient, dict[str, dict[str, str]]], tmp_path: Path
 ) -> None:
     client, headers = api
     body = {

@@ -28,9 +28,10 @@ from itptrace.queries.report import report
 from itptrace.queries.service import trace
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
-from itptrace.sim.http_demo import HttpReporter, HttpSummary, running_node, show_access
+from itptrace.sim.http_demo import HttpSummary, http_driver, running_node, show_access
 from itptrace.sim.inspection_round import inspection_round
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.world import World
 
 Say = Callable[[str], None]
 
@@ -53,7 +54,7 @@ class DemoSummary:
 
 
 def _issue_and_verify(
-    ctx: Context, run: ChainRun, workdir: Path, say: Say, summary: DemoSummary
+    ctx: Context, run: World, workdir: Path, say: Say, summary: DemoSummary
 ) -> None:
     actor = local_issuer()
     units = issuer.request_unit_codes(
@@ -150,14 +151,14 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
     say(f"Party {party.country}, issuer {party.issuer_code}, signing key {key.kid}")
     with running_node(ctx) as url, httpx.Client(base_url=url, timeout=60) as http:
         say(f"node serving at {url}; every report below goes to it over HTTP")
-        reporter = HttpReporter(ctx, http, say)
-        run = run_supply_chain(ctx, say, reporter=reporter)
+        driver = http_driver(ctx, http, say)
+        run = run_supply_chain(driver, say)
         summary.events = run.events
         say(
             f"{run.events} events accepted over HTTP from manufacturer {run.maker}, importer "
             f"{run.importer} and retailer {run.retailer}, each with its own token"
         )
-        summary.http = show_access(ctx, http, run, reporter, say)
+        summary.http = show_access(ctx, http, run, driver, say)
     say("node stopped")
     _issue_and_verify(ctx, run, workdir, say, summary)
     _show_trace_and_report(ctx, run.packs[0], say, summary)

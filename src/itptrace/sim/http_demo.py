@@ -1,9 +1,10 @@
 """The demo over HTTP: a real node process, separate tokens, a refused read, the audit.
 
 The node is started as ``python -m itptrace.cli.serve`` on a free loopback port against the
-demo's database. The supply-chain scenario sends every report to it, the manufacturer, the
-importer and the retailer each with their own token; an authority then reads a pack and an
-auditor the audit trail, and the server is stopped at the end.
+demo's database. The supply-chain scenario is built through it with the world builder's
+HTTP driver: the registry as an issuer administrator, then codes and reports as the
+manufacturer, the importer and the retailer, each with their own token. An authority then
+reads a pack and an auditor the audit trail, and the server is stopped at the end.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from itptrace.access import Actor, local_issuer
+from itptrace.access import local_issuer
 from itptrace.auth import service as auth
-from itptrace.capture.model import TraceEvent
-from itptrace.capture.native import message_to_json
 from itptrace.context import Context
-from itptrace.sim.scenario import ChainRun
+from itptrace.sim.http_driver import HttpDriver, Mint, answer
+from itptrace.sim.world import World
 
 Say = Callable[[str], None]
 
@@ -81,66 +80,35 @@ def running_node(ctx: Context) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:300]}"
-        )
-    return response.json()
+def mint(ctx: Context) -> Mint:
+    """Tokens made beside the node through the auth service, for the demo's users."""
+
+    def token(name: str, role: str, operator: str | None) -> str:
+        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=operator)
+        return auth.create_token(ctx, local_issuer(), user=name).token
+
+    return token
 
 
 def bearer(ctx: Context, name: str, role: str, operator: str | None = None) -> dict[str, str]:
     """A new user of ``role`` and the header carrying a fresh token of theirs."""
-    auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=operator)
-    return {"Authorization": f"Bearer {auth.create_token(ctx, local_issuer(), user=name).token}"}
+    return {"Authorization": f"Bearer {mint(ctx)(name, role, operator)}"}
 
 
-class HttpReporter:
-    """The scenario's reports sent to the node, each operator with its own token.
-
-    A large report goes to ``POST /capture`` as a queued job and is polled until done, as an
-    operator's system would send a production batch; the others go to ``POST /messages``.
-    """
-
-    def __init__(self, ctx: Context, http: httpx.Client, say: Say, queue_from: int = 20):
-        self.ctx, self.http, self.say, self.queue_from = ctx, http, say, queue_from
-        self.tokens: dict[str, dict[str, str]] = {}
-        self.jobs = 0
-
-    def headers(self, actor: Actor) -> dict[str, str]:
-        if actor.name not in self.tokens:
-            self.tokens[actor.name] = bearer(self.ctx, actor.name, "operator", actor.operator_id)
-        return self.tokens[actor.name]
-
-    def __call__(self, actor: Actor, events: list[TraceEvent]) -> int:
-        body = [message_to_json(e) for e in events]
-        headers = self.headers(actor)
-        if len(events) < self.queue_from:
-            return len(_ok(self.http.post("/messages", headers=headers, json=body))["accepted"])
-        job = _ok(self.http.post("/capture", headers=headers, json=body))
-        self.jobs += 1
-        deadline = time.monotonic() + 60
-        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.1)
-            job = _ok(self.http.get(f"/capture/{job['id']}", headers=headers))
-        if job["status"] != "done":
-            raise RuntimeError(f"capture job {job['id']} ended {job['status']}: {job['errors']}")
-        self.say(
-            f"  POST /capture as {actor.name}: job {job['id']} {job['status']}, "
-            f"{job['accepted']} events accepted"
-        )
-        return int(job["accepted"])
+def http_driver(ctx: Context, http: httpx.Client, say: Say, queue_from: int = 20) -> HttpDriver:
+    """The world builder's HTTP door to the demo's node, with an issuer administrator."""
+    admin = mint(ctx)("demo-admin", "issuer_admin", None)
+    return HttpDriver(http, admin, mint(ctx), queue_from=queue_from, say=say)
 
 
 def show_access(
-    ctx: Context, http: httpx.Client, run: ChainRun, reporter: HttpReporter, say: Say
+    ctx: Context, http: httpx.Client, run: World, driver: HttpDriver, say: Say
 ) -> HttpSummary:
     """A refused cross-operator read, the authority's trace, and the audit trail summary."""
-    summary = HttpSummary(jobs=reporter.jobs, tokens=len(reporter.tokens))
+    summary = HttpSummary(jobs=driver.jobs, tokens=len(driver.tokens))
     customs = bearer(ctx, "kra-customs", "authority")
     auditor = bearer(ctx, "oag-auditor", "auditor")
-    retailer = next(h for name, h in reporter.tokens.items() if name.startswith("dunga"))
+    retailer = driver.tokens[run.retailer_user]
     kept_by_retailer, left_at_depot = run.packs[0], run.packs[-1]
     refused = http.get(f"/uis/{left_at_depot}/trace", headers=retailer)
     summary.refused_read_status = refused.status_code
@@ -149,14 +117,14 @@ def show_access(
         f"{refused.status_code} {refused.json().get('title', '')}"
     )
     purpose = {**customs, "X-Purpose": "case KE-2026-0117"}
-    trace = _ok(http.get(f"/uis/{kept_by_retailer}/trace", headers=purpose))
-    report = _ok(http.get(f"/uis/{kept_by_retailer}/report", headers=purpose))
+    trace = answer(http.get(f"/uis/{kept_by_retailer}/trace", headers=purpose))
+    report = answer(http.get(f"/uis/{kept_by_retailer}/report", headers=purpose))
     summary.traced_events, summary.report_completeness = len(trace), report["completeness"]
     say(
         f"customs (purpose: case KE-2026-0117) read pack {kept_by_retailer} over HTTP: "
         f"{len(trace)} trace events, 8.4.1 report {report['completeness']:.0%} complete"
     )
-    rows = _ok(http.get("/audit", headers=auditor, params={"limit": 1000}))
+    rows = answer(http.get("/audit", headers=auditor, params={"limit": 1000}))
     summary.audit_records = len(rows)
     by_outcome = Counter(r["outcome"] for r in rows)
     by_user = Counter(r["user"] or "(no token)" for r in rows)

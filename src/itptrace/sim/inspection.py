@@ -22,7 +22,7 @@ import functools
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,13 +31,13 @@ from itptrace.capture.model import CaptureError, DestinationKind, TraceEvent
 from itptrace.capture.service import capture
 from itptrace.clock import FixedClock
 from itptrace.codes import lifecycle
-from itptrace.codes import service as issuer
 from itptrace.codes.model import SERIAL_ALPHABET
 from itptrace.context import Context
 from itptrace.gs1.element import CodePayload, to_raw
-from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, element_text
 from itptrace.sim.messages import Messages
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import Description, OperatorSpec, ProductSpec, SiteSpec, issue, register
 from itptrace.verify.model import Place, ScanInput, Verdict
 from itptrace.verify.service import verify
 
@@ -123,47 +123,50 @@ def _send(ctx: Context, actor: Actor, events: list[TraceEvent]) -> None:
         raise CaptureError(result.problems)
 
 
+OUTLET = SiteSpec("Nairobi", "retail_outlet", "Nairobi", "KE")
+CAMPAIGN = Description(
+    maker=OperatorSpec("Simba Leaf", "KE", ("manufacturer",), "sim-maker", True),
+    importer=OperatorSpec("Rift Distributors", "KE", ("distributor",), "sim-trader"),
+    plant=SiteSpec("Thika", "manufacturing", "Thika", "KE"),
+    depot=SiteSpec("Nairobi", "warehouse", "Nairobi", "KE"),
+    outlet=OUTLET,
+    line="L1",
+    capacity_per_hour=36_000,
+    product=ProductSpec(**PRODUCT),
+    market="KE",
+    prefix="SIM",
+)
+"""The campaign's world: its distributor (the "importer") has a depot and a shop in each
+city; the builder makes those of the first city, ``_build`` the others."""
+
+
 def _build(ctx: Context, rng: random.Random, cartons: int, unapplied: int) -> _World:
-    admin = local_issuer()
-    operator = functools.partial(registry.add_operator, ctx, admin, country="KE")
-    maker = operator(name="Simba Leaf", roles=["manufacturer"], tobacco_industry=True)
-    trader = operator(name="Rift Distributors", roles=["distributor"], tobacco_industry=False)
-    facility = functools.partial(registry.add_facility, ctx, admin, country="KE")
-    plant = facility(operator_id=maker.id, name="Thika", type="manufacturing", address="Thika")
-    line = registry.add_machine(
-        ctx, admin, facility_id=plant.id, name="L1", capacity_per_hour=36_000
-    )
-    product = registry.add_product(ctx, admin, operator_id=maker.id, **PRODUCT)
-    depots, outlets = (
-        {c: facility(operator_id=trader.id, name=c, type=kind, address=c).id for c in CITIES}
-        for kind in ("warehouse", "retail_outlet")
-    )
+    admin, driver = local_issuer(), ServiceDriver(ctx)
+    chain = register(driver, CAMPAIGN)
+    depots, outlets = {"Nairobi": chain.depot}, {"Nairobi": chain.outlet or ""}
+    for city in list(CITIES)[1:]:
+        site = {"name": city, "address": city}
+        depots[city] = driver.add_facility(chain.importer, replace(CAMPAIGN.depot, **site))
+        outlets[city] = driver.add_facility(chain.importer, replace(OUTLET, **site))
     quantity = cartons * PACKS_PER_CARTON + unapplied
-    units = issuer.request_unit_codes(
-        ctx,
-        admin,
-        issuer.UnitRequest(maker.id, plant.id, line.id, product.gtin, "KE", quantity),
-    )
-    boxes = issuer.request_aggregate_codes(
-        ctx, admin, issuer.AggregateRequest(maker.id, plant.id, cartons)
-    )
-    payloads = {p.ui: p for p in lifecycle.request_codes(ctx, admin, units.request_id)}
+    issue(driver, chain, packs=quantity, cartons=cartons, cases=0, pallets=0)
+    maker, trader, plant, line = chain.maker, chain.importer, chain.plant, chain.machine
+    payloads = {p.ui: p for p in lifecycle.request_codes(ctx, admin, chain.unit_request)}
     packs = sorted(payloads)
     rng.shuffle(packs)
-    box_codes = [p.ui for p in lifecycle.request_codes(ctx, admin, boxes.request_id)]
-    as_maker = Actor("sim-maker", Role.OPERATOR, operator_id=maker.id, tobacco_industry=True)
-    as_trader = Actor("sim-trader", Role.OPERATOR, operator_id=trader.id)
-    m, t = Messages(prefix="SIM"), ctx.clock.now() - timedelta(hours=2)
+    box_codes = chain.cartons
+    as_maker, as_trader = driver.actor(chain.maker_user), driver.actor(chain.importer_user)
+    m, t = chain.msg, ctx.clock.now() - timedelta(hours=2)
     n = PACKS_PER_CARTON
     contents = {c: packs[i * n : (i + 1) * n] for i, c in enumerate(box_codes)}
     applied = packs[: cartons * n]
-    production = [m.apply(maker.id, plant.id, line.id, applied, t)]
-    production += [m.aggregate(maker.id, plant.id, c, contents[c], t) for c in box_codes]
+    production = [m.apply(maker, plant, line, applied, t)]
+    production += [m.aggregate(maker, plant, c, contents[c], t) for c in box_codes]
     _send(ctx, as_maker, production)
     cities = list(CITIES)
     home = {c: cities[i % len(cities)] for i, c in enumerate(box_codes)}
     shipping = [
-        m.dispatch(maker.id, plant.id, [c for c in box_codes if home[c] == city], t, to=depot)
+        m.dispatch(maker, plant, [c for c in box_codes if home[c] == city], t, to=depot)
         for city, depot in depots.items()
     ]
     _send(ctx, as_maker, shipping)
@@ -178,16 +181,14 @@ def _build(ctx: Context, rng: random.Random, cartons: int, unapplied: int) -> _W
     )
     for city in cities:
         mine = [c for c in box_codes if home[c] == city]
-        later.append(m.arrive(trader.id, depots[city], mine, t))
+        later.append(m.arrive(trader, depots[city], mine, t))
         shares = [box_codes.index(c) % 20 for c in mine]  # 70 % retail, 15 % depot, 15 % export
         world.retail[city] = [c for c, k in zip(mine, shares, strict=True) if k < 14]
         world.depot[city] = [c for c, k in zip(mine, shares, strict=True) if 14 <= k < 17]
         leaving = [c for c, k in zip(mine, shares, strict=True) if k >= 17]
         world.exported += leaving
-        later += [
-            m.retail(trader.id, depots[city], outlets[city], [c], t) for c in world.retail[city]
-        ]
-        later += [export(trader.id, depots[city], [c], t) for c in leaving]
+        later += [m.retail(trader, depots[city], outlets[city], [c], t) for c in world.retail[city]]
+        later += [export(trader, depots[city], [c], t) for c in leaving]
     _send(ctx, as_trader, later)
     return world
 

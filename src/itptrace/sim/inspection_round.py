@@ -14,7 +14,7 @@ from itptrace.codes import lifecycle
 from itptrace.context import Context
 from itptrace.gs1 import datamatrix
 from itptrace.gs1.element import to_element_string
-from itptrace.sim.scenario import ChainRun
+from itptrace.sim.world import World
 from itptrace.verify.model import Place, ScanInput, Verification
 from itptrace.verify.service import decode_photo, verify
 
@@ -25,10 +25,10 @@ KISUMU = Place("KE", "Kisumu, Oginga Odinga St", -0.0917, 34.7680)
 DAR = Place("TZ", "Dar es Salaam, Kariakoo market", -6.8165, 39.2804)
 
 
-def inspection_round(ctx: Context, run: ChainRun, workdir: Path, say: Say) -> dict[str, str]:
+def inspection_round(ctx: Context, run: World, workdir: Path, say: Say) -> dict[str, str]:
     inspector = Actor("inspector-kra-07", Role.INSPECTOR)
     now = ctx.clock.now().replace(microsecond=0) - timedelta(hours=1)
-    payloads = {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
+    payloads = {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), run.unit_request)}
 
     def scan(label: str, text: str, place: Place, at_minutes: int = 0) -> Verification:
         found = verify(
