@@ -10,7 +10,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from itptrace.repository.bulk import insert_rows
 from itptrace.repository.schema import (
@@ -148,3 +162,29 @@ def insert_checkpoint(
             size=size, root_hash=root, note=note, created_at=at, created_by=by
         )
     )
+
+
+def records_without_leaves(conn: Connection, kind: str, key: Column[Any]) -> list[str]:
+    """Keys (as text, in key order) of the records of ``key``'s table with no leaf of
+    ``kind``; the leaf index on (kind, ref) answers each."""
+    ref = cast(key, String)
+    leaf = ledger_leaves.c
+    logged = exists().where(leaf.kind == kind, leaf.ref == ref)
+    return [str(text) for text in conn.execute(select(ref).where(~logged).order_by(key)).scalars()]
+
+
+def count_records(conn: Connection, key: Column[Any]) -> int:
+    return int(conn.execute(select(func.count()).select_from(key.table)).scalar_one())
+
+
+def repeated_leaves(conn: Connection) -> list[tuple[str, str, list[int]]]:
+    """(kind, ref, seqs) of every record with more than one leaf."""
+    leaf = ledger_leaves.c
+    twice = select(leaf.kind, leaf.ref).group_by(leaf.kind, leaf.ref).having(func.count() > 1)
+    found = []
+    for kind, ref in conn.execute(twice).all():
+        seqs = conn.execute(
+            select(leaf.seq).where(leaf.kind == kind, leaf.ref == ref).order_by(leaf.seq)
+        ).scalars()
+        found.append((str(kind), str(ref), [int(s) for s in seqs]))
+    return found
