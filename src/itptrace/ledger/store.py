@@ -6,6 +6,7 @@ stored once that subtree is complete; level 0 nodes are the leaf hashes themselv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     cast,
     exists,
     func,
@@ -75,7 +77,7 @@ def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]
     found: dict[NodeKey, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for level, idx, digest in conn.execute(nodes_query(chunk)):
+        for level, idx, digest in conn.execute(_nodes_query(len(chunk)), _key_params(chunk)):
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
@@ -84,10 +86,26 @@ def nodes_query(keys: Sequence[NodeKey]) -> Select[Any]:
     """Nodes by key as an OR of (level, idx) pairs: SQLite searches the primary key for each
     pair, whereas a row-value ``IN`` list makes it scan the whole table (at ten million
     packs that scan, on every append, halved the capture rate)."""
+    return _nodes_query(len(keys)).params(_key_params(keys))
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _nodes_query(count: int) -> Select[Any]:
+    """:func:`nodes_query` for ``count`` keys with bound parameters, built once per count:
+    every append reads its frontier this way, and building the statement anew (and its
+    cache key) cost more than running it."""
+    level, idx = ledger_nodes.c.level, ledger_nodes.c.idx
     condition = or_(
-        *(and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx == ix) for lv, ix in keys)
+        *(and_(level == bindparam(f"l{i}"), idx == bindparam(f"i{i}")) for i in range(count))
     )
-    return select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(condition)
+    return select(level, idx, ledger_nodes.c.hash).where(condition)
+
+
+def _key_params(keys: Sequence[NodeKey]) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for i, (level, idx) in enumerate(keys):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    return params
 
 
 def nodes_in_range(conn: Connection, level: int, first: int, last: int) -> dict[int, bytes]:
