@@ -20,6 +20,7 @@ from itptrace.cli.common import (
     handles_errors,
     node,
     print_json,
+    read_text,
 )
 from itptrace.ledger import audit as auditing
 from itptrace.ledger import service as ledger
@@ -35,7 +36,12 @@ def _b64(raw: bytes) -> str:
 
 def _verifier_keys(path: Path) -> list[str]:
     """The verifier keys of an ``export-key`` file."""
-    data: Any = json.loads(path.read_text())
+    try:
+        data: Any = json.loads(read_text(path))
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"{path} is not JSON: give the file `itptrace ledger export-key` wrote"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != ledger.KEY_FORMAT:
         raise ValueError(f"{path} is not an exported ledger key ({ledger.KEY_FORMAT})")
     keys = data.get("keys")
@@ -153,7 +159,7 @@ def verify(
             raise ValueError("auditing a node over HTTP needs --key and --token")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=node_url, headers=headers, timeout=30) as client:
-            remote = audit_remote(client, checkpoint.read_text(), _verifier_keys(key), seq)
+            remote = audit_remote(client, read_text(checkpoint), _verifier_keys(key), seq)
         _say(
             f"ok: {remote.origin} checkpoint of {remote.size} leaves verifies and "
             f"extends the checkpoint of {remote.old_size} leaves"
@@ -172,7 +178,7 @@ def verify(
         return
     ctx = node()
     vkeys = _verifier_keys(key) if key is not None else ledger.verifier_keys(ctx)
-    result = auditing.audit(ctx, checkpoint.read_text(), vkeys, seq)
+    result = auditing.audit(ctx, read_text(checkpoint), vkeys, seq)
     _say(
         f"ok: {result.origin} checkpoint of {result.size} leaves verifies and extends the "
         f"checkpoint of {result.old_size} leaves"
