@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -152,3 +153,34 @@ def test_a_latitude_that_is_not_a_number_is_refused_as_such(ctx: Context) -> Non
     )
     assert answer.status_code in (400, 422)
     assert "finite number" in answer.text and "less than or equal" not in answer.text
+
+
+def _command_paths() -> list[list[str]]:
+    import typer.main
+
+    paths: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():  # a group's commands
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_every_help_is_readable_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer.rich_utils
+
+    # A terminal of 80 columns (read from TERMINAL_WIDTH when typer is first imported).
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 80)
+    runner = CliRunner()
+    paths = _command_paths()
+    for path in paths:
+        result = runner.invoke(
+            app, [*path, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}
+        )
+        assert result.exit_code == 0, (path, result.output)
+        assert "…" not in result.output, (path, result.output)
+        assert max(len(line) for line in result.output.splitlines()) <= 80, path
+    assert len(paths) > 40  # every command and group was looked at

@@ -21,6 +21,9 @@ app = typer.Typer(
     help="itptrace: independent tracking and tracing of tobacco products (ITP Article 8).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: rich's option panels cut option names and choices at 80 columns
+    # (``--tobacco-indust…``); click's wraps them whole.
+    rich_markup_mode=None,
 )
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
