@@ -35,7 +35,12 @@ class FixedClock:
 
 def parse_instant(text: str) -> datetime:
     """Parse an ISO 8601 instant; a value without an offset is refused, not guessed."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # Python's "Invalid isoformat string" or "year 0 is out of range"
+        raise ValueError(
+            f"time {text!r} is not an ISO 8601 instant: write it like 2026-01-05T08:00:00Z"
+        ) from None
     if value.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
     return value.astimezone(UTC)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import typer
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
 from itptrace.access import Actor
@@ -20,6 +20,9 @@ from itptrace.context import Context
 from itptrace.ledger import merkle
 from itptrace.ledger.checkpoint import parse_verifier_key, verify_checkpoint
 from itptrace.repository.append_only import drop_append_only_ddl
+from itptrace.repository.schema import events, ui_state
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from tests.integration.chain import build_world
 
@@ -102,6 +105,43 @@ def test_verify_accepts_a_node_that_only_grew_since_the_kept_checkpoint(
     out = cli("verify", "--checkpoint", str(old), "--key", str(key), "--seq", "2")
     assert "checkpoint of 3 leaves verifies and extends the checkpoint of 1 leaves" in out
     assert "leaf 2 (issuance" in out
+    assert "tree size: 3 leaves" in out and "kept checkpoint: 1 leaves" in out
+    assert "consistency: proof from 1 to 3 leaves of 2 hash(es) verified" in out
+    assert "records checked: 1, leaf 2 (issuance" in out
+    assert "inclusion proof of 1 hash(es) verified" in out  # leaf 2 of 3: one sibling
+
+
+def test_verify_says_so_when_it_checked_no_record(
+    ctx: Context, issuer: Actor, cli: LedgerCli, tmp_path: Path
+) -> None:
+    issue(ctx, issuer, build_world(ctx))
+    kept = tmp_path / "kept.txt"
+    kept.write_text(cli("checkpoint"))
+    out = cli("verify", "--checkpoint", str(kept))
+    assert "tree size: 1 leaves" in out
+    assert "consistency: same size and same root as the kept checkpoint; no proof" in out
+    assert "records checked: none (add --seq N" in out
+
+
+def test_fsck_names_a_forged_event_row_and_deep_names_an_edited_state(
+    ctx: Context, cli: LedgerCli
+) -> None:
+    run = run_supply_chain(ServiceDriver(ctx), lambda _text: None)
+    assert "ok: " in cli("fsck", "--deep")
+    with ctx.db.transaction() as conn:
+        row = conn.execute(select(events).limit(1)).first()
+        assert row is not None
+        seq = int(conn.execute(select(func.max(events.c.seq))).scalar_one()) + 1
+        conn.execute(insert(events).values({**row._mapping, "seq": seq, "event_id": "FORGED"}))
+        conn.execute(
+            update(ui_state).where(ui_state.c.ui == run.pallet).values(custodian_id="FORGED")
+        )
+    out = cli("fsck", expect=1)
+    assert f"event {seq} (events.seq): the record has no leaf" in out
+    assert "error: 1 problem(s) found" in out
+    out = cli("fsck", "--deep", expect=1)
+    assert f"ui_state {run.pallet}: custodian_id is 'FORGED'" in out
+    assert "error: 2 problem(s) found" in out and "ledgered events replayed" in out
 
 
 def test_verify_fails_with_one_line_on_a_forged_or_foreign_checkpoint(
@@ -127,7 +167,7 @@ def test_fsck_passes_on_a_clean_ledger_and_prints_each_problem_otherwise(
 ) -> None:
     request_id = issue(ctx, issuer, build_world(ctx))
     cli("checkpoint")
-    assert "ok: 1 leaves, 1 nodes, 1 checkpoints checked" in cli("fsck")
+    assert "ok: 1 leaves, 1 records, 1 nodes, 1 checkpoints checked" in cli("fsck")
     with ctx.db.transaction() as conn:
         for statement in drop_append_only_ddl(ctx.db.dialect, "code_requests"):
             conn.execute(text(statement))

@@ -492,7 +492,16 @@ def test_fsck_uses_the_node_source_of_a_new_kind(ctx: Context, issuer: Actor) ->
 
 
 def test_the_leaf_sources_are_a_read_only_value_of_the_node(ctx: Context) -> None:
-    assert set(ctx.leaf_sources) == {"issuance", "cancellation", "deactivation", "event", "audit"}
+    assert set(ctx.leaf_sources) == {
+        "issuance",
+        "cancellation",
+        "deactivation",
+        "event",
+        "audit",
+        "scan",
+        "alert",
+        "alert_status",
+    }
     with pytest.raises(TypeError):
         ctx.leaf_sources["synthetic"] = lambda _conn, _ref: None  # type: ignore[index]
     with pytest.raises(ValueError, match="not a ledger record kind"):

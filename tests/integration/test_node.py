@@ -66,7 +66,16 @@ def test_importing_the_node_and_its_doors_creates_no_database_and_no_keys(
 def test_build_node_holds_the_database_clock_keys_caches_and_leaf_sources(ctx: Context) -> None:
     assert isinstance(ctx.db, Database) and isinstance(ctx.keys, KeyStore)
     assert isinstance(ctx.names, RegistryNames) and isinstance(ctx.public_keys, PublishedKeys)
-    assert set(ctx.leaf_sources) == {"issuance", "cancellation", "deactivation", "event", "audit"}
+    assert set(ctx.leaf_sources) == {
+        "issuance",
+        "cancellation",
+        "deactivation",
+        "event",
+        "audit",
+        "scan",
+        "alert",
+        "alert_status",
+    }
     assert ctx.clock.now().isoformat() == "2026-01-05T08:00:00+00:00"
 
 

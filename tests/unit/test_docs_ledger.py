@@ -57,8 +57,14 @@ def conn() -> Iterator[Connection]:
 
 def sample_value(column: Column[Any]) -> Any:
     """Some valid value for ``column`` (foreign keys are not enforced here)."""
-    if column.name == "kind":
-        return "unit"  # code_requests allows 'unit' or 'aggregate'
+    constrained = {
+        "kind": "unit",  # code_requests allows 'unit' or 'aggregate'
+        "verdict": "authentic",  # scans
+        "severity": "high",  # alerts
+        "status": "open",  # alert_status (audit_log's status is an integer)
+    }
+    if column.name in constrained and column.type.python_type is str:
+        return constrained[column.name]
     python_type = column.type.python_type
     if python_type is str:
         # Text columns hold JSON (an event's items, an audit record's parameters).

@@ -54,8 +54,8 @@ class ScanFields(_In):
     scan_id: uuid.UUID
     country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
     place: Text | None = None
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
     scanned_at: AwareDatetime | None = None
     gtin: Annotated[str, Field(pattern=r"^[0-9]{8,14}$")] | None = None
     brand: Text | None = None

@@ -36,6 +36,22 @@ class User:
 
 
 @dataclass(frozen=True)
+class TokenInfo:
+    """A stored token as its administrators see it: never its secret nor its hash."""
+
+    id: str
+    user: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "live"
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     """A new token; ``token`` is shown once and never stored."""
 

@@ -14,6 +14,7 @@ from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import store
 from itptrace.auth.model import (
     IssuedToken,
+    TokenInfo,
     Unauthenticated,
     User,
     new_token,
@@ -102,6 +103,23 @@ def create_token(ctx: Context, actor: Actor, *, user: str, days: int = 90) -> Is
             },
         )
     return IssuedToken(token_id, user, text, expires)
+
+
+def list_tokens(ctx: Context, actor: Actor, user: str | None = None) -> list[TokenInfo]:
+    """Every API token (of ``user``): id, user, dates; never a secret."""
+    authorize(actor, Permission.USERS_MANAGE)
+    with ctx.db.transaction() as conn:
+        rows = store.list_tokens(conn, user)
+    return [
+        TokenInfo(
+            r.id,
+            r.name,
+            _aware(r.created_at),
+            _aware(r.expires_at),
+            _aware(r.revoked_at) if r.revoked_at is not None else None,
+        )
+        for r in rows
+    ]
 
 
 def revoke_token(ctx: Context, actor: Actor, token_id: str) -> None:

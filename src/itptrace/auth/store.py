@@ -56,6 +56,19 @@ def token_with_user(conn: Connection, token_id: str) -> Any:
     return conn.execute(query).first()
 
 
+def list_tokens(conn: Connection, user: str | None) -> list[Row[Any]]:
+    """Every token (of ``user``), oldest first, with its user's name; no secret hashes."""
+    t = api_tokens.c
+    query = (
+        select(t.id, users.c.name, t.created_at, t.expires_at, t.revoked_at)
+        .join(users, users.c.id == t.user_id)
+        .order_by(t.created_at, t.id)
+    )
+    if user is not None:
+        query = query.where(users.c.name == user)
+    return list(conn.execute(query))
+
+
 def get_token(conn: Connection, token_id: str) -> Row[Any] | None:
     return conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
 

@@ -69,6 +69,29 @@ def create(
     err.print(f"token {issued.id} for {issued.user}, expires {issued.expires_at:%Y-%m-%d}")
 
 
+@tokens_app.command("list")
+@handles_errors
+def list_tokens(
+    user: Annotated[str | None, typer.Option(help="only this user's tokens")] = None,
+    as_json: Json = False,
+) -> None:
+    """List API tokens: id, user, state and dates (never the secret, shown once at creation)."""
+    ctx = node()
+    rows = service.list_tokens(ctx, as_issuer(), user)
+    now = ctx.clock.now()
+    if as_json:
+        print_json([{**row.__dict__, "state": row.state(now)} for row in rows])
+        return
+    if not rows:
+        console.print("no tokens" + (f" for {user}" if user else ""))
+    for row in rows:  # tab-separated as written (rich would turn the tabs into spaces)
+        typer.echo(
+            f"{row.id}\t{row.user}\t{row.state(now)}\tcreated {row.created_at:%Y-%m-%d}"
+            f"\texpires {row.expires_at:%Y-%m-%d}"
+            + (f"\trevoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "")
+        )
+
+
 @tokens_app.command("revoke")
 @handles_errors
 def revoke(token_id: str) -> None:

@@ -20,6 +20,7 @@ from itptrace.cli.common import (
     handles_errors,
     node,
     print_json,
+    read_text,
 )
 from itptrace.clock import parse_instant
 from itptrace.queries import completeness as completeness_queries
@@ -33,7 +34,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def read_json(path: Path) -> Any:
     try:
-        return bounded_json.loads(path.read_text(), what=str(path))
+        return bounded_json.loads(read_text(path), what=str(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
 
@@ -54,6 +55,11 @@ def capture(
     with console.status(f"capturing {file.name}", spinner="dots"):
         result = capture_document(
             node(), as_issuer(), document, originator=on_behalf, all_or_nothing=not partial
+        )
+    if not (result.accepted or result.duplicates or result.problems):
+        raise ValueError(
+            f"{file} holds no messages or events: a report needs at least one (a native "
+            "message, a list of them, or an EPCIS document with events in its eventList)"
         )
     if as_json:
         print_json(
@@ -177,9 +183,11 @@ def refused(
         return
     for r in rows:
         reasons = "; ".join(f"[{p['code']}] {p['message']}" for p in r.problems)
+        # A message that could not even be read has no message code or type.
+        what = r.event_id or "(no message code)"
+        kind = r.message_type or "unreadable message"
         console.print(
-            f"{r.received_at.isoformat()} {r.event_id} ({r.message_type}) from "
-            f"{r.originator_id}: {reasons}",
+            f"{r.received_at.isoformat()} {what} ({kind}) from {r.originator_id or '-'}: {reasons}",
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -187,7 +195,12 @@ def refused(
 
 
 @handles_errors
-def completeness(sample: Annotated[int, typer.Option()] = 50, as_json: Json = False) -> None:
+def completeness(
+    sample: Annotated[
+        int, typer.Option(min=1, help="how many recent packs of each manufacturer to check")
+    ] = 50,
+    as_json: Json = False,
+) -> None:
     """Per manufacturer: which Article 8.4.1 items its packs lack."""
     rows = completeness_queries.completeness_by_operator(node(), as_authority(), sample)
     if as_json:

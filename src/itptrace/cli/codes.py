@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -87,7 +88,13 @@ def issue(
                 operator, facility, machine, product, market, count, route, importer, profile
             )
             batch = issuer.request_unit_codes(ctx, as_issuer(), request, advance)
-    write_codes(out, list(lifecycle.request_codes(ctx, as_issuer(), batch.request_id)))
+    # Reading and writing a large request's codes takes as long again as issuing them.
+    with (
+        err_console.status(f"writing {batch.quantity} codes to {out}", spinner="dots")
+        if show_bar
+        else contextlib.nullcontext()
+    ):
+        write_codes(out, list(lifecycle.request_codes(ctx, as_issuer(), batch.request_id)))
     if as_json:
         print_json(batch)
     else:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -25,8 +27,58 @@ from itptrace.errors import DomainError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _wide_when_piped(stream: Any) -> int | None:
+    """No width limit when the output is not a terminal: rich would otherwise cut table
+    cells to 80 columns (``2026-12-0…``) in a file or a pipe."""
+    try:
+        return None if stream.isatty() else 100_000
+    except (AttributeError, ValueError):
+        return 100_000
+
+
+console = Console(width=_wide_when_piped(sys.stdout))
+err_console = Console(stderr=True, width=_wide_when_piped(sys.stderr))
+
+_NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: (.*)$")
+_NOT_A_DECIMAL = re.compile(r"could not convert string to float: (.*)$")
+
+
+def explain(exc: Exception) -> str:
+    """A refusal in the project's words, naming the input and the fix, for exceptions that
+    would otherwise reach the user as Python's own text (``[Errno 2] ...``)."""
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else "the file"
+        if isinstance(exc, FileNotFoundError):
+            return f"{where}: no such file or directory; check the path"
+        if isinstance(exc, IsADirectoryError):
+            return f"{where} is a directory; give a file"
+        if isinstance(exc, PermissionError):
+            return f"{where}: permission denied; check the file's owner and mode"
+        reason = (exc.strerror or "cannot be used").lower()
+        return f"{where}: {reason}"
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"the input is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+            f"{exc.start}); save it as UTF-8"
+        )
+    text = str(exc)
+    for pattern, kind in ((_NOT_A_NUMBER, "a whole number"), (_NOT_A_DECIMAL, "a number")):
+        found = pattern.match(text)
+        if found:
+            return f"{found.group(1)} is not {kind}; give digits, e.g. 42"
+    return text
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path`` (``-``: standard input); a refusal naming the file and the
+    fix when it cannot be read."""
+    try:
+        return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: {explain(exc)}") from None
+    except OSError as exc:
+        raise ValueError(explain(exc)) from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -45,7 +97,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except DomainError as exc:
             raise fail(exc.message) from None
         except (SettingsError, ValueError, OSError) as exc:
-            raise fail(str(exc)) from None
+            raise fail(explain(exc)) from None
 
     return wrapper
 

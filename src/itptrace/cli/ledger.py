@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ import httpx
 import typer
 
 from itptrace import bounded_json
+from itptrace.capture.rebuild import rebuild
 from itptrace.cli.common import (
     as_auditor,
     as_issuer,
@@ -19,6 +21,7 @@ from itptrace.cli.common import (
     handles_errors,
     node,
     print_json,
+    read_text,
 )
 from itptrace.ledger import audit as auditing
 from itptrace.ledger import service as ledger
@@ -34,7 +37,12 @@ def _b64(raw: bytes) -> str:
 
 def _verifier_keys(path: Path) -> list[str]:
     """The verifier keys of an ``export-key`` file."""
-    data: Any = bounded_json.loads(path.read_text(), what=str(path))
+    try:
+        data: Any = bounded_json.loads(read_text(path), what=str(path))
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"{path} is not JSON: give the file `itptrace ledger export-key` wrote"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != ledger.KEY_FORMAT:
         raise ValueError(f"{path} is not an exported ledger key ({ledger.KEY_FORMAT})")
     keys = data.get("keys")
@@ -43,6 +51,50 @@ def _verifier_keys(path: Path) -> list[str]:
     ):
         raise ValueError(f"{path} lists no keys with a 'vkey'")
     return [k["vkey"] for k in keys]
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _what_was_checked(
+    old_size: int,
+    size: int,
+    consistency: int,
+    leaf: str | None,
+    inclusion: int,
+    remote: bool = False,
+) -> list[str]:
+    """The lines of ``ledger verify`` after its verdict: exactly what it checked."""
+    lines = [
+        f"  tree size: {size} leaves (the node's latest checkpoint); kept checkpoint: "
+        f"{old_size} leaves; both signatures verified with the given key(s)"
+    ]
+    if old_size == 0:
+        lines.append("  consistency: the kept tree is empty, a prefix of every tree; no proof")
+    elif old_size == size:
+        lines.append("  consistency: same size and same root as the kept checkpoint; no proof")
+    else:
+        lines.append(
+            f"  consistency: proof from {old_size} to {size} leaves of {consistency} hash(es) "
+            "verified (RFC 9162 section 2.1.4.2)"
+        )
+    if leaf is None:
+        lines.append(
+            "  records checked: none (add --seq N to recompute leaf N from its stored "
+            "record and prove its inclusion)"
+        )
+    else:
+        how = (
+            "its leaf hash as the node sent it (the record is not read over HTTP)"
+            if remote
+            else "recomputed from its stored record"
+        )
+        lines.append(
+            f"  records checked: 1, {leaf}, {how}; inclusion proof of {inclusion} "
+            "hash(es) verified (RFC 9162 section 2.1.3.2)"
+        )
+    return lines
 
 
 @app.command("checkpoint")
@@ -108,50 +160,77 @@ def verify(
             raise ValueError("auditing a node over HTTP needs --key and --token")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=node_url, headers=headers, timeout=30) as client:
-            remote = audit_remote(client, checkpoint.read_text(), _verifier_keys(key), seq)
-        console.print(
+            remote = audit_remote(client, read_text(checkpoint), _verifier_keys(key), seq)
+        _say(
             f"ok: {remote.origin} checkpoint of {remote.size} leaves verifies and "
             f"extends the checkpoint of {remote.old_size} leaves"
-            + (f"; leaf {remote.leaf} is included" if remote.leaf is not None else ""),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            + (f"; leaf {remote.leaf} is included" if remote.leaf is not None else "")
         )
+        leaf = None if remote.leaf is None else f"leaf {remote.leaf}"
+        for line in _what_was_checked(
+            remote.old_size,
+            remote.size,
+            remote.consistency_hashes,
+            leaf,
+            remote.inclusion_hashes,
+            remote=True,
+        ):
+            _say(line)
         return
     ctx = node()
     vkeys = _verifier_keys(key) if key is not None else ledger.verifier_keys(ctx)
-    result = auditing.audit(ctx, checkpoint.read_text(), vkeys, seq)
-    console.print(
+    result = auditing.audit(ctx, read_text(checkpoint), vkeys, seq)
+    _say(
         f"ok: {result.origin} checkpoint of {result.size} leaves verifies and extends the "
-        f"checkpoint of {result.old_size} leaves",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"checkpoint of {result.old_size} leaves"
     )
     if result.leaf is not None:
-        console.print(
+        _say(
             f"ok: leaf {result.leaf.seq} ({result.leaf.kind} {result.leaf.ref}) matches its "
-            f"record and is included",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            f"record and is included"
         )
+    leaf = None
+    if result.leaf is not None:
+        leaf = f"leaf {result.leaf.seq} ({result.leaf.kind} {result.leaf.ref})"
+    for line in _what_was_checked(
+        result.old_size, result.size, result.consistency_hashes, leaf, result.inclusion_hashes
+    ):
+        _say(line)
 
 
 @app.command("fsck")
 @handles_errors
-def fsck() -> None:
-    """Recompute every leaf from the stored records and check nodes, roots and checkpoints."""
-    report = run_fsck(node(), as_issuer())
-    for problem in report.problems:
-        console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+def fsck(
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="also rebuild the current state (ui_state, stays, children) from the "
+            "ledgered events and report every difference",
+        ),
+    ] = False,
+) -> None:
+    """Recompute every leaf from its record, look every record up for its leaf, and check
+    nodes, roots and checkpoints."""
+    ctx = node()
+    report = run_fsck(ctx, as_issuer())
+    found = [str(problem) for problem in report.problems]
     summary = (
-        f"{report.leaves_checked} leaves, {report.nodes_checked} nodes, "
-        f"{report.checkpoints_checked} checkpoints checked"
+        f"{report.leaves_checked} leaves, {report.records_checked} records, "
+        f"{report.nodes_checked} nodes, {report.checkpoints_checked} checkpoints checked"
     )
-    if not report.ok:
-        raise fail(f"{len(report.problems)} problem(s) found; {summary}")
-    console.print(f"ok: {summary}", markup=False, highlight=False, soft_wrap=True)
+    if deep:
+        rebuilt = rebuild(ctx, as_issuer())
+        found += rebuilt.differences
+        summary += (
+            f"; {rebuilt.events_replayed} ledgered events replayed, "
+            f"{rebuilt.states_compared} states and {rebuilt.stays_compared} stays compared"
+        )
+    for line in found:
+        _say(line)
+    if found:
+        raise fail(f"{len(found)} problem(s) found; {summary}")
+    _say(f"ok: {summary}")
 
 
 @app.command("export-key")

@@ -8,15 +8,22 @@ import typer
 
 from itptrace.cli import auth, capture, codes, db, demo, epcis, ledger, registry
 from itptrace.cli import verify as verify_cli
-from itptrace.cli.common import Statement, as_issuer, console, handles_errors, node
+from itptrace.cli.common import Statement, as_issuer, console, fail, handles_errors, node
 from itptrace.cli.serve import serve
 from itptrace.codes.service import ensure_signing_key
+from itptrace.config import load_settings
 from itptrace.registry.service import init_party
+
+# The default of ITPTRACE_COUNTRY, a user-assigned ISO 3166 code: no Party has it.
+UNSET_COUNTRY = "ZZ"
 
 app = typer.Typer(
     help="itptrace: independent tracking and tracing of tobacco products (ITP Article 8).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: rich's option panels cut option names and choices at 80 columns
+    # (``--tobacco-indust…``); click's wraps them whole.
+    rich_markup_mode=None,
 )
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
@@ -55,6 +62,11 @@ def init(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
 ) -> None:
     """Create or upgrade the database, record the Party and make the first signing key."""
+    if load_settings().country == UNSET_COUNTRY:
+        raise fail(
+            "ITPTRACE_COUNTRY is not set: set it to your Party's ISO 3166-1 alpha-2 code "
+            "(e.g. export ITPTRACE_COUNTRY=KE) and run itptrace init again"
+        )
     ctx = node(migrate=True)
     party = init_party(ctx)
     key = ensure_signing_key(ctx, as_issuer())

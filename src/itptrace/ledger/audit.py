@@ -62,11 +62,17 @@ def prove(ctx: Context, actor: Actor, seq: int, size: int | None = None) -> Incl
 
 @dataclass(frozen=True)
 class AuditResult:
+    """What an audit checked: both checkpoints' signatures, the consistency proof between
+    them (``consistency_hashes`` long; 0 when the sizes are equal or the old tree empty,
+    which need none), and with a leaf, its record and its ``inclusion_hashes`` long path."""
+
     origin: str
     old_size: int
     size: int
     root: bytes
     leaf: LedgerEntry | None
+    consistency_hashes: int = 0
+    inclusion_hashes: int = 0
 
 
 def audit(ctx: Context, old_note: str, vkeys: list[str], seq: int | None = None) -> AuditResult:
@@ -86,8 +92,11 @@ def audit(ctx: Context, old_note: str, vkeys: list[str], seq: int | None = None)
         if old.origin != new.origin:
             raise LedgerForked(f"the checkpoints name different logs: {old.origin}, {new.origin}")
         log.check_extends(conn, old, new)
+        proved = 0 < old.size < new.size
+        consistency = len(log.consistency_path(conn, old.size, new.size)) if proved else 0
         entry = None if seq is None else _audit_leaf(conn, seq, new, ctx.leaf_sources)
-    return AuditResult(new.origin, old.size, new.size, new.root, entry)
+        inclusion = 0 if seq is None else len(log.inclusion_path(conn, seq, new.size))
+    return AuditResult(new.origin, old.size, new.size, new.root, entry, consistency, inclusion)
 
 
 def _audit_leaf(

@@ -7,7 +7,11 @@ Three independent views must agree, and every difference is reported, not only t
 2. the perfect-subtree nodes rebuilt from the stored leaf hashes against ``ledger_nodes``
    (what proofs are made of);
 3. the root rebuilt from the recomputed leaves against the root of the stored nodes and
-   against every signed checkpoint, whose signatures are checked too.
+   against every signed checkpoint, whose signatures are checked too;
+4. every stored record of a ledgered kind (events, issuances, cancellations,
+   deactivations, scans, alerts and their status changes, audit records) against the
+   leaves: a record with no leaf (inserted behind the node's back) or with two is
+   reported, as is a leaf whose record is missing (view 1).
 
 The check reads the leaves once, in seq order, in batches, holding only the O(log n)
 frontiers in memory; nodes are compared batch by batch with range queries per level.
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.context import Context
-from itptrace.ledger import log, sources, store
+from itptrace.ledger import log, records, sources, store
 from itptrace.ledger.checkpoint import CheckpointError, verify_with_any
 from itptrace.ledger.merkle import leaf_hash
 from itptrace.ledger.model import (
@@ -35,9 +39,30 @@ from itptrace.ledger.model import (
 from itptrace.ledger.service import verifier_keys
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Row
+    from sqlalchemy import Column, Connection, Row
 
 NODE_BATCH = 4096
+
+
+def record_keys() -> Mapping[str, Column[Any]]:
+    """Where the records of every kind the node ledgers are kept (kind -> key column)."""
+    return {**sources.ISSUER_KEYS, **records.RECORD_KEYS}
+
+
+def _check_records(conn: Connection, keys: Mapping[str, Column[Any]], report: FsckReport) -> None:
+    """Report every record of ``keys`` with no leaf, and every record with several."""
+    for kind, key in keys.items():
+        report.records_checked += store.count_records(conn, key)
+        for ref in store.records_without_leaves(conn, kind, key):
+            where = f"{kind} {ref} ({key.table.name}.{key.name})"
+            report.problems.append(FsckProblem(None, kind, where, "the record has no leaf"))
+    for kind, ref, seqs in store.repeated_leaves(conn):
+        listed = ", ".join(str(seq) for seq in seqs)
+        report.problems.append(
+            FsckProblem(
+                None, kind, f"{kind} {ref}", f"the record has {len(seqs)} leaves ({listed})"
+            )
+        )
 
 
 def _check_nodes(conn: Connection, pending: list[Node], report: FsckReport) -> None:
@@ -101,11 +126,15 @@ def _check_checkpoint(
 
 
 def fsck(
-    ctx: Context, actor: Actor, leaf_sources: Mapping[str, sources.LeafSource] | None = None
+    ctx: Context,
+    actor: Actor,
+    leaf_sources: Mapping[str, sources.LeafSource] | None = None,
+    keys: Mapping[str, Column[Any]] | None = None,
 ) -> FsckReport:
     """Check the whole ledger against the records; see the module docstring.
 
-    ``leaf_sources`` defaults to the node's sources (``ctx.leaf_sources``).
+    ``leaf_sources`` defaults to the node's sources (``ctx.leaf_sources``), ``keys`` (where
+    the records of each kind are kept) to :func:`record_keys`.
     """
     authorize(actor, Permission.LEDGER_CHECK)
     chosen = ctx.leaf_sources if leaf_sources is None else leaf_sources
@@ -119,6 +148,7 @@ def fsck(
             report.problems.append(
                 FsckProblem(None, "checkpoint", f"checkpoint of {extra} leaves", "beyond the log")
             )
+        _check_records(conn, record_keys() if keys is None else keys, report)
         stored_frontier: list[Node] = []
         recomputed_frontier: list[Node] = []
         pending: list[Node] = []

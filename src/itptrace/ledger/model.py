@@ -82,6 +82,7 @@ class FsckReport:
     leaves_checked: int = 0
     nodes_checked: int = 0
     checkpoints_checked: int = 0
+    records_checked: int = 0  # stored records looked up for their leaf
     problems: list[FsckProblem] = field(default_factory=list)
 
     @property

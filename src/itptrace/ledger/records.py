@@ -1,8 +1,10 @@
-"""Leaves for accepted events and audit records, and how ``fsck`` recomputes them.
+"""Leaves for accepted events, audit records, scans and alerts, and how ``fsck`` recomputes them.
 
 An event's leaf holds its stored row (the fields below) and a digest of its items (UI and
 role, sorted), so editing the event, dropping an item or adding one all change the leaf.
-An audit record's leaf holds every column of its row.
+An audit record's leaf holds every column of its row; so do the leaves of an inspector's
+scan, of an alert it raised and of each status change of an alert (a float, a scan's
+position, is written as the shortest decimal text that reads back as the same number).
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, Row, select
 
 from itptrace.ledger.encoding import encode_flat_record, encode_record, lines_digest, rfc3339
 from itptrace.ledger.log import append
 from itptrace.ledger.sources import LeafSource
-from itptrace.repository.schema import audit_log, events
+from itptrace.repository.schema import alert_status, alerts, audit_log, events, scans
 
 EVENT = "event"
 AUDIT = "audit"
+SCAN = "scan"
+ALERT = "alert"
+ALERT_STATUS = "alert_status"
 EVENT_FIELDS = (
     "seq",
     "event_id",
@@ -52,6 +57,31 @@ AUDIT_FIELDS = (
     "outcome",
     "status",
 )
+
+
+SCAN_FIELDS = (
+    "scan_id",
+    "recorded_at",
+    "scanned_at",
+    "ui",
+    "text",
+    "country",
+    "place",
+    "lat",
+    "lon",
+    "source",
+    "user_name",
+    "role",
+    "observed_gtin",
+    "observed_brand",
+    "fingerprint",
+    "verdict",
+    "sighting",
+    "reasons",
+    "facts",
+)
+ALERT_FIELDS = ("id", "type", "severity", "ui", "uis", "evidence", "scan_id", "raised_at")
+ALERT_STATUS_FIELDS = ("id", "alert_id", "status", "changed_by", "changed_at", "note")
 
 
 def event_leaf(row: Mapping[str, Any], items: Iterable[tuple[str, str]]) -> bytes:
@@ -123,7 +153,80 @@ def audit_leaf(conn: Connection, ref: str) -> bytes | None:
     return encode_record(AUDIT, {n: row._mapping[n] for n in AUDIT_FIELDS}) if row else None
 
 
-# How fsck recomputes event and audit leaves; the composition root adds these to the node.
+def _row_leaf(kind: str, row: Row[Any] | None, names: Sequence[str]) -> bytes | None:
+    if row is None:
+        return None
+    values = row._mapping
+    # A float has no canonical JSON spelling: its shortest round-trip text stands for it.
+    fields = {n: repr(v) if isinstance(v := values[n], float) else v for n in names}
+    return encode_record(kind, fields)
+
+
+def scan_leaf(conn: Connection, ref: str) -> bytes | None:
+    row = conn.execute(select(scans).where(scans.c.scan_id == ref)).first()
+    return _row_leaf(SCAN, row, SCAN_FIELDS)
+
+
+def alert_leaf(conn: Connection, ref: str) -> bytes | None:
+    if not ref.isascii() or not ref.isdigit():
+        return None
+    row = conn.execute(select(alerts).where(alerts.c.id == int(ref))).first()
+    return _row_leaf(ALERT, row, ALERT_FIELDS)
+
+
+def alert_status_leaf(conn: Connection, ref: str) -> bytes | None:
+    if not ref.isascii() or not ref.isdigit():
+        return None
+    row = conn.execute(select(alert_status).where(alert_status.c.id == int(ref))).first()
+    return _row_leaf(ALERT_STATUS, row, ALERT_STATUS_FIELDS)
+
+
+def _leaves(
+    conn: Connection, source: LeafSource, refs: Iterable[str | int]
+) -> list[tuple[str, bytes]]:
+    pairs = [(str(ref), source(conn, str(ref))) for ref in refs]
+    missing = [ref for ref, data in pairs if data is None]
+    assert not missing, f"records {missing} are stored in this transaction"
+    return [(ref, data) for ref, data in pairs if data is not None]
+
+
+def record_scan(conn: Connection, scan_id: str, at: datetime) -> None:
+    """Append the leaf of a scan stored in this transaction."""
+    append(conn, SCAN, _leaves(conn, scan_leaf, [scan_id]), at=at)
+
+
+def record_alerts(
+    conn: Connection, alert_ids: Sequence[int], status_ids: Sequence[int], at: datetime
+) -> None:
+    """Append the leaves of alerts stored in this transaction and of their first status."""
+    append(conn, ALERT, _leaves(conn, alert_leaf, alert_ids), at=at)
+    record_alert_statuses(conn, status_ids, at)
+
+
+def record_alert_statuses(conn: Connection, status_ids: Sequence[int], at: datetime) -> None:
+    """Append the leaves of alert status changes stored in this transaction."""
+    append(conn, ALERT_STATUS, _leaves(conn, alert_status_leaf, status_ids), at=at)
+
+
+# How fsck recomputes the leaves of this module; the composition root adds these to the node.
 RECORD_SOURCES: Mapping[str, LeafSource] = MappingProxyType(
-    {EVENT: stored_event_leaf, AUDIT: audit_leaf}
+    {
+        EVENT: stored_event_leaf,
+        AUDIT: audit_leaf,
+        SCAN: scan_leaf,
+        ALERT: alert_leaf,
+        ALERT_STATUS: alert_status_leaf,
+    }
+)
+
+# Where the records of each kind of this module are kept: the table and the column a
+# leaf's ref names. ``fsck`` reports every record there without its leaf.
+RECORD_KEYS: Mapping[str, Column[Any]] = MappingProxyType(
+    {
+        EVENT: events.c.seq,
+        AUDIT: audit_log.c.seq,
+        SCAN: scans.c.scan_id,
+        ALERT: alerts.c.id,
+        ALERT_STATUS: alert_status.c.id,
+    }
 )

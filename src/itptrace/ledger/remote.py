@@ -22,6 +22,8 @@ class RemoteAudit:
     old_size: int
     size: int
     leaf: int | None
+    consistency_hashes: int = 0  # 0: no proof was needed (equal sizes, or an empty old tree)
+    inclusion_hashes: int = 0
 
 
 def _get(
@@ -47,6 +49,7 @@ def audit_remote(
         raise LedgerForked(f"the checkpoints name different logs: {old.origin}, {new.origin}")
     if new.size < old.size:
         raise LedgerForked(f"the log shrank from {old.size} to {new.size} leaves")
+    consistency = inclusion = 0
     if old.size and new.size > old.size:
         proof = _get(client, "/ledger/proof/consistency", {"from": old.size, "to": new.size})
         path = [bytes.fromhex(str(h)) for h in proof["path"]]  # type: ignore[attr-defined]
@@ -54,6 +57,7 @@ def audit_remote(
             raise LedgerForked(
                 f"the checkpoint of {new.size} does not extend the one of {old.size}"
             )
+        consistency = len(path)
     elif new.size == old.size and new.root != old.root:
         raise LedgerForked(f"two different roots for the same size {new.size}")
     if seq is not None:
@@ -62,4 +66,5 @@ def audit_remote(
         leaf = bytes.fromhex(str(proof["leaf_hash"]))
         if not verify_inclusion(leaf, seq, new.size, path, new.root):
             raise LedgerForked(f"leaf {seq} is not included in the checkpoint of {new.size}")
-    return RemoteAudit(new.origin, old.size, new.size, seq)
+        inclusion = len(path)
+    return RemoteAudit(new.origin, old.size, new.size, seq, consistency, inclusion)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, literal, select
+from sqlalchemy import Column, Connection, Row, func, literal, select
 
 from itptrace.ledger.encoding import encode_record, lines_digest
 from itptrace.repository.schema import (
@@ -120,6 +120,15 @@ ISSUER_SOURCES: Mapping[str, LeafSource] = MappingProxyType(
         ISSUANCE: issuance_leaf,
         CANCELLATION: cancellation_leaf,
         DEACTIVATION: deactivation_leaf,
+    }
+)
+
+# The table column each issuer kind's ref names: fsck reports every record without a leaf.
+ISSUER_KEYS: Mapping[str, Column[Any]] = MappingProxyType(
+    {
+        ISSUANCE: code_requests.c.id,
+        CANCELLATION: request_cancellations.c.request_id,
+        DEACTIVATION: ui_deactivations.c.ui,
     }
 )
 

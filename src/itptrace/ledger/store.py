@@ -6,11 +6,27 @@ stored once that subtree is complete; level 0 nodes are the leaf hashes themselv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from itptrace.repository.bulk import insert_rows
 from itptrace.repository.schema import (
@@ -61,7 +77,7 @@ def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]
     found: dict[NodeKey, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for level, idx, digest in conn.execute(nodes_query(chunk)):
+        for level, idx, digest in conn.execute(_nodes_query(len(chunk)), _key_params(chunk)):
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
@@ -70,10 +86,26 @@ def nodes_query(keys: Sequence[NodeKey]) -> Select[Any]:
     """Nodes by key as an OR of (level, idx) pairs: SQLite searches the primary key for each
     pair, whereas a row-value ``IN`` list makes it scan the whole table (at ten million
     packs that scan, on every append, halved the capture rate)."""
+    return _nodes_query(len(keys)).params(_key_params(keys))
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _nodes_query(count: int) -> Select[Any]:
+    """:func:`nodes_query` for ``count`` keys with bound parameters, built once per count:
+    every append reads its frontier this way, and building the statement anew (and its
+    cache key) cost more than running it."""
+    level, idx = ledger_nodes.c.level, ledger_nodes.c.idx
     condition = or_(
-        *(and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx == ix) for lv, ix in keys)
+        *(and_(level == bindparam(f"l{i}"), idx == bindparam(f"i{i}")) for i in range(count))
     )
-    return select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(condition)
+    return select(level, idx, ledger_nodes.c.hash).where(condition)
+
+
+def _key_params(keys: Sequence[NodeKey]) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for i, (level, idx) in enumerate(keys):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    return params
 
 
 def nodes_in_range(conn: Connection, level: int, first: int, last: int) -> dict[int, bytes]:
@@ -148,3 +180,29 @@ def insert_checkpoint(
             size=size, root_hash=root, note=note, created_at=at, created_by=by
         )
     )
+
+
+def records_without_leaves(conn: Connection, kind: str, key: Column[Any]) -> list[str]:
+    """Keys (as text, in key order) of the records of ``key``'s table with no leaf of
+    ``kind``; the leaf index on (kind, ref) answers each."""
+    ref = cast(key, String)
+    leaf = ledger_leaves.c
+    logged = exists().where(leaf.kind == kind, leaf.ref == ref)
+    return [str(text) for text in conn.execute(select(ref).where(~logged).order_by(key)).scalars()]
+
+
+def count_records(conn: Connection, key: Column[Any]) -> int:
+    return int(conn.execute(select(func.count()).select_from(key.table)).scalar_one())
+
+
+def repeated_leaves(conn: Connection) -> list[tuple[str, str, list[int]]]:
+    """(kind, ref, seqs) of every record with more than one leaf."""
+    leaf = ledger_leaves.c
+    twice = select(leaf.kind, leaf.ref).group_by(leaf.kind, leaf.ref).having(func.count() > 1)
+    found = []
+    for kind, ref in conn.execute(twice).all():
+        seqs = conn.execute(
+            select(leaf.seq).where(leaf.kind == kind, leaf.ref == ref).order_by(leaf.seq)
+        ).scalars()
+        found.append((str(kind), str(ref), [int(s) for s in seqs]))
+    return found

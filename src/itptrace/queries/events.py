@@ -102,8 +102,13 @@ def _query(conn: Connection, actor: Actor, params: Mapping[str, str]) -> Page:
     unknown = sorted(set(params) - PARAMETERS)
     if unknown:
         raise QueryError(f"unknown query parameter {unknown[0]}", subject=unknown[0])
+    shown = params.get("perPage", "100")
+    if not (shown.isascii() and shown.isdigit()):
+        raise QueryError(
+            f"perPage {shown!r} is not a whole number: give 1 to 1000", subject="perPage"
+        )
     try:
-        per_page = int(params.get("perPage", "100"))
+        per_page = int(shown)
         times = {
             k: parse_instant(params[k]) for k in PARAMETERS if k.endswith("Time") and k in params
         }

@@ -1,12 +1,16 @@
 """Engines for SQLite (embedded default) and PostgreSQL (scale path), same code on both.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` and foreign keys on, so an accepted
-write survives a power cut and references are enforced as on PostgreSQL.
+write survives a power cut and references are enforced as on PostgreSQL. A database file
+it creates, and its WAL, are readable and writable by their owner only (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +31,25 @@ BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN_IMMEDIATE = "itptrace_begin_immediate"
 
 
+def _owner_only(cursor: Any) -> None:
+    """Make a database file this connection has just created readable by its owner only.
+
+    The file holds every record and the issuer's history, so it is created 0600 whatever
+    the umask. SQLite creates the ``-wal`` and ``-shm`` files with the database file's
+    permissions, so this is done before the switch to WAL below creates them. An existing
+    file (not empty) keeps the permissions its operator gave it.
+    """
+    for _seq, name, path in cursor.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            with contextlib.suppress(OSError):
+                if os.path.getsize(path) == 0:
+                    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    _owner_only(cursor)
     # First, so that the switch to WAL below waits for a process creating the same file.
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # Switching a brand-new file to WAL takes an exclusive lock that SQLite's busy handler

@@ -18,6 +18,7 @@ from itptrace.access import Actor, Permission
 from itptrace.auth import audit
 from itptrace.context import Context
 from itptrace.errors import Conflict, NotFound
+from itptrace.ledger import records as ledger
 from itptrace.registry.model import parse_enum
 from itptrace.verify import store
 from itptrace.verify.model import Finding, ReasonCode, ScanInput
@@ -70,12 +71,14 @@ def raise_alerts(
     findings: list[Finding],
     now: datetime,
 ) -> tuple[int, ...]:
-    """Store the alerts ``findings`` call for, inside the scan's transaction."""
+    """Store the alerts ``findings`` call for, with their ledger leaves, inside the scan's
+    transaction."""
     grouped: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
         if finding.code in ALERT_OF:
             grouped.setdefault(ALERT_OF[finding.code], []).append(finding)
     raised: list[int] = []
+    statuses: list[int] = []
     for (type_, severity), found in grouped.items():
         if ui is not None and store.unclosed_alert(conn, ui, type_) is not None:
             continue
@@ -99,10 +102,14 @@ def raise_alerts(
                 "raised_at": now,
             },
         )
-        store.insert_status(
-            conn, alert_id, "open", actor.name, now, f"raised by scan {scan.scan_id}"
+        statuses.append(
+            store.insert_status(
+                conn, alert_id, "open", actor.name, now, f"raised by scan {scan.scan_id}"
+            )
         )
         raised.append(alert_id)
+    if raised:
+        ledger.record_alerts(conn, raised, statuses, now)
     return tuple(raised)
 
 
@@ -165,7 +172,9 @@ def set_alert_status(
             raise NotFound(f"no alert {alert_id}", subject=str(alert_id))
         if row.status == new.value:
             raise Conflict(f"alert {alert_id} is already {new.value}", subject=str(alert_id))
-        store.insert_status(conn, alert_id, new.value, actor.name, ctx.clock.now(), note[:500])
+        now = ctx.clock.now()
+        status_id = store.insert_status(conn, alert_id, new.value, actor.name, now, note[:500])
+        ledger.record_alert_statuses(conn, [status_id], now)
         changed = store.get_alert(conn, alert_id)
         read.count = 1
     return _alert(changed)

@@ -5,7 +5,8 @@ the repository's records, the market, movements and custody of the pack and ever
 authenticated sighting of the same UI (see ``rules``). Every verification is stored as a
 scan, exactly once per scan id: a resubmitted scan answers the stored verification (with
 ``repeated`` set) and is neither stored nor counted again; a different scan under a used
-scan id is refused. Alerts raised by the scan are stored in the same transaction.
+scan id is refused. Alerts raised by the scan are stored in the same transaction, and the
+scan and its alerts get their ledger leaves there too.
 No network call is made.
 """
 
@@ -22,6 +23,7 @@ from itptrace.auth import audit
 from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError
 from itptrace.gs1.datamatrix import DataMatrixError, ImageTooLarge, decode_image
+from itptrace.ledger import records as ledger
 from itptrace.repository.db import IntegrityError
 from itptrace.verify import alerts, store
 from itptrace.verify.facts import gather, public_keyset
@@ -140,6 +142,7 @@ def _verify(ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None) 
     try:
         with ctx.db.transaction() as conn:
             store.insert_scan(conn, values)
+            ledger.record_scan(conn, scan.scan_id, now)
             raised = alerts.raise_alerts(conn, actor, scan, ui, findings, now)
             audit.insert(conn, audit.entry_for(actor, Permission.VERIFY.value, read, count=1), now)
     except IntegrityError:

@@ -73,12 +73,13 @@ def insert_alert(conn: Connection, values: dict[str, Any]) -> int:
 
 def insert_status(
     conn: Connection, alert_id: int, status: str, by: str, at: datetime, note: str
-) -> None:
-    conn.execute(
-        insert(alert_status).values(
-            alert_id=alert_id, status=status, changed_by=by, changed_at=at, note=note
-        )
+) -> int:
+    result = conn.execute(
+        insert(alert_status)
+        .values(alert_id=alert_id, status=status, changed_by=by, changed_at=at, note=note)
+        .returning(alert_status.c.id)
     )
+    return int(result.scalar_one())
 
 
 def _latest_status() -> Any:
