@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from itptrace.access import local_issuer
 from itptrace.api import problems, routes_verify
+from itptrace.api.bounds import Bounds
 from itptrace.auth import service as auth
 from itptrace.cli.common import explain
 from itptrace.cli.main import app
@@ -140,6 +141,7 @@ def test_init_without_a_country_says_the_setting_is_missing(tmp_path: Path) -> N
 def test_a_latitude_that_is_not_a_number_is_refused_as_such(ctx: Context) -> None:
     api = FastAPI()
     api.state.ctx = ctx
+    api.state.bounds = Bounds(ctx.settings)
     api.include_router(routes_verify.router)
     problems.install(api)
     auth.add_user(ctx, local_issuer(), name="insp", role="inspector", operator_id=None)

@@ -45,8 +45,9 @@ from itptrace.jobs.worker import run_next
 from itptrace.queries import refused as refused_queries
 from itptrace.registry import service as registry
 from itptrace.sim.messages import Messages
+from itptrace.sim.world import World
 from tests.conftest import PgServer, new_node
-from tests.integration.world import World, build_world
+from tests.integration.chain import build_world
 
 DEEP = "[" * 400 + "]" * 400
 HEALTH_SECONDS = 1.0
@@ -95,8 +96,8 @@ def site(
     yield Site(
         ctx,
         world,
-        token("maker", "operator", world.maker.id),
-        token("importer", "operator", world.importer.id),
+        token("maker", "operator", world.maker),
+        token("importer", "operator", world.importer),
         token("authority", "authority"),
         token("inspector", "inspector"),
     )
@@ -190,7 +191,7 @@ def test_a_megabyte_of_nesting_is_measured_off_the_event_loop_and_refused(site: 
 def test_a_queued_report_nested_too_deep_fails_at_once_without_being_tried_again(
     site: Site,
 ) -> None:
-    maker = Actor("maker", Role.OPERATOR, operator_id=site.world.maker.id, tobacco_industry=True)
+    maker = Actor("maker", Role.OPERATOR, operator_id=site.world.maker, tobacco_industry=True)
     job = job_queue.enqueue(site.ctx, maker, capture_jobs.KIND, DEEP, lane="bounds")
     assert run_next(site.ctx, site.ctx.jobs) == job.id
     failed = capture_jobs.get_job(site.ctx, local_issuer(), job.id)
@@ -361,7 +362,7 @@ def test_a_refused_application_of_20000_unknown_codes_is_stored_and_answered_bou
 ) -> None:
     world, msg = site.world, Messages(prefix="BND")
     unknown = [f"KET01X{n:09d}ZZZZZZZZ" for n in range(20_000)]
-    event = msg.apply(world.maker.id, world.plant.id, world.line.id, unknown, site.ctx.clock.now())
+    event = msg.apply(world.maker, world.plant, world.machine, unknown, site.ctx.clock.now())
     body = json.dumps(message_to_json(event), default=str)
     with serving(site.ctx) as served, served.client(site.maker_token) as maker:
         response = while_answering(
@@ -394,14 +395,14 @@ def test_bad_invoices_grow_the_stored_refusals_by_less_than_they_weigh(site: Sit
     invoices = [
         msg.transaction(
             MessageType.EIV,
-            world.maker.id,
+            world.maker,
             [f"KET01Q{n:04d}{i:06d}ZZZZZZZZ" for i in range(1000)],
             site.ctx.clock.now(),
             number=f"N{n}",
             amount="10",
             currency="KES",
-            seller=world.maker.id,
-            buyer=world.importer.id,
+            seller=world.maker,
+            buyer=world.importer,
         )
         for n in range(10)
     ]
@@ -431,10 +432,10 @@ def test_a_queued_report_of_300_refused_events_keeps_its_first_problems_and_the_
     world, msg = site.world, Messages(prefix="JOB")
     now = site.ctx.clock.now()
     events = [
-        msg.apply(world.maker.id, world.plant.id, world.line.id, [f"KET01J{n:09d}ZZ"], now)
+        msg.apply(world.maker, world.plant, world.machine, [f"KET01J{n:09d}ZZ"], now)
         for n in range(300)
     ]
-    maker = Actor("maker", Role.OPERATOR, operator_id=world.maker.id, tobacco_industry=True)
+    maker = Actor("maker", Role.OPERATOR, operator_id=world.maker, tobacco_industry=True)
     body = json.dumps({"messages": [message_to_json(e) for e in events]}, default=str)
     job = capture_jobs.submit(site.ctx, maker, body)
     assert run_next(site.ctx, site.ctx.jobs) == job.id
@@ -524,14 +525,14 @@ def test_a_code_request_beyond_its_machines_capacity_for_the_configured_hours_is
 ) -> None:
     world = site.world
     line = registry.add_machine(
-        site.ctx, local_issuer(), facility_id=world.plant.id, name="Slow", capacity_per_hour=10
+        site.ctx, local_issuer(), facility_id=world.plant, name="Slow", capacity_per_hour=10
     )
     request = {
         "kind": "unit",
-        "operator_id": world.maker.id,
-        "facility_id": world.plant.id,
+        "operator_id": world.maker,
+        "facility_id": world.plant,
         "machine_id": line.id,
-        "gtin": world.product.gtin,
+        "gtin": world.gtin,
         "intended_market": "KE",
         "quantity": 241,
     }
@@ -548,8 +549,6 @@ def test_a_code_request_beyond_its_machines_capacity_for_the_configured_hours_is
         issuer.request_unit_codes(
             shorter,
             local_issuer(),
-            issuer.UnitRequest(
-                world.maker.id, world.plant.id, line.id, world.product.gtin, "KE", 11
-            ),
+            issuer.UnitRequest(world.maker, world.plant, line.id, world.gtin, "KE", 11),
         )
     assert raised.value.code == "quantity_above_capacity"

@@ -31,7 +31,9 @@ from itptrace.repository import migrate
 from itptrace.repository.append_only import drop_append_only_ddl
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import alert_status, containment, events, ledger_leaves, ui_state
-from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World as ChainRun
 from itptrace.verify import alerts
 from itptrace.verify.model import Place, ScanInput, Verdict
 from itptrace.verify.service import verify
@@ -43,7 +45,7 @@ AUDITOR = Actor("auditor", Role.AUDITOR)
 
 @pytest.fixture
 def run(ctx: Context) -> ChainRun:
-    return run_supply_chain(ctx, lambda _text: None)
+    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
 def scan(ctx: Context, code: str) -> Any:
