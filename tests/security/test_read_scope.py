@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden, NotFound
 from itptrace.queries.report import report
+from itptrace.queries.scope import Moment, Move, moment, replay
 from itptrace.queries.service import contents, trace, where
 from itptrace.registry import service as registry
 from itptrace.registry.model import Facility, Operator
@@ -321,28 +322,32 @@ def reads(g: Goods, actor: Actor) -> dict[str, Any]:
     return found
 
 
+def hostile_writes(g: Goods, state: str) -> list[TraceEvent]:
+    """B's reports about A's goods: an order, an invoice and a payment naming A as seller,
+    a trans-loading and (unless the goods are on their way to B) an arrival at B's depot."""
+    m, w, at = g.chain.msg, g.chain.world, g.t0 + timedelta(hours=1, minutes=30)
+    found = [
+        m.transaction(kind, g.buyer.id, [g.case], at, number=f"HOSTILE-{kind}", amount="1.00",
+                      currency="KES", seller=w.maker.id, buyer=g.buyer.id)
+        for kind in TRANSACTIONS
+    ]  # fmt: skip
+    found.append(m.transload(g.buyer.id, [g.case], at, vehicle="KBX 001"))
+    if state != "in_transit_to_b":
+        found.append(m.arrive(g.buyer.id, g.depot.id, [g.case], at))
+    return found
+
+
 @pytest.mark.parametrize("state", list(STATES))
-def test_reporting_transactions_on_anothers_goods_never_widens_what_an_operator_reads(
+def test_reporting_on_anothers_goods_never_widens_what_an_operator_reads(
     goods: Goods, state: str
 ) -> None:
     STATES[state](goods)
     before = reads(goods, goods.b)
-    w = goods.chain.world
-    for kind in TRANSACTIONS:
-        deal = goods.chain.msg.transaction(
-            kind,
-            goods.buyer.id,
-            [goods.case],
-            goods.t0 + timedelta(hours=1, minutes=30),
-            number=f"HOSTILE-{kind}",
-            amount="1.00",
-            currency="KES",
-            seller=w.maker.id,
-            buyer=goods.buyer.id,
-        )
-        goods.chain.send(goods.b, deal)  # accepted or refused: either way B reads no more
+    for event in hostile_writes(goods, state):
+        goods.chain.send(goods.b, event)  # accepted or refused: either way B reads no more
     after = reads(goods, goods.b)
-    # B's own transactions are its side of the deal: they may appear where B already read.
+    # B's own transactions are its side of the deal, and its trans-loading of goods on their
+    # way to it is in its span: they may appear where B already read, nowhere else.
     hostile = {e.event_id for e in trace(goods.chain.ctx, local_authority(), goods.pack)} - {
         e.event_id for e in goods.sent.values()
     }
@@ -350,3 +355,39 @@ def test_reporting_transactions_on_anothers_goods_never_widens_what_an_operator_
         if isinstance(after[key], list):
             after[key] = sorted(set(after[key]) - hostile)
     assert after == before
+
+
+def moves(*steps: tuple[str, str, str | None], recalled: int | None = None) -> list[Move]:
+    """Moves of a UI's history from (message type, reporter, consignee) steps."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Move(n, kind, by, at + timedelta(hours=n), to, n == recalled)
+        for n, (kind, by, to) in enumerate(steps, start=1)
+    ]
+
+
+def test_an_arrival_no_dispatch_announced_gives_the_arriving_operator_no_span() -> None:
+    history = moves(("EUA", "A", None), ("ERP", "B", None), ("EDP", "A", "C"), ("ERP", "B", None))
+    sight = replay(history, "B")
+    assert (sight.seqs, sight.current, sight.visible) == (frozenset(), False, False)
+    assert replay(history, "A").current and replay(history, "C").current
+
+
+def test_a_recalled_dispatch_names_no_consignee() -> None:
+    history = moves(("EUA", "A", None), ("EDP", "A", "B"), ("ERP", "B", None), recalled=2)
+    assert not replay(history, "B").visible
+    # A holds its goods throughout: it sees its recalled dispatch and the arrival B claimed.
+    assert replay(history, "A").seqs == {1, 2, 3}
+
+
+def test_a_dispatch_by_someone_other_than_the_holder_names_no_consignee() -> None:
+    history = moves(("EUA", "A", None), ("EDP", "B", "B"), ("ERP", "B", None))
+    assert not replay(history, "B").visible
+
+
+def test_contents_are_read_as_they_were_when_they_left_the_readers_custody() -> None:
+    history = moves(("EPA", "A", None), ("EDP", "A", "B"), ("ERP", "B", None))
+    a, b = replay(history, "A"), replay(history, "B")
+    assert moment(a, None) == Moment(after_seq=3) and moment(b, None) == Moment()
+    assert moment(b, history[0].event_time) == Moment(nothing=True)
+    assert moment(a, history[1].event_time) == Moment(history[1].event_time)

@@ -89,9 +89,11 @@ def replay(moves: Sequence[Move], operator_id: str, *, of_record: bool = False) 
     spans: list[tuple[int, int | None]] = []
     times: list[tuple[datetime, datetime | None]] = []
     for move in sorted(moves, key=lambda m: m.seq):
-        if move.recalled:
-            continue
         before = operator_id in (holder, consignee)
+        if move.recalled:  # it moved nothing, but stays in the history of who held it then
+            if before:
+                inside.add(move.seq)
+            continue
         kind, by = move.message_type, move.originator_id
         if kind == MessageType.EUA or (kind == MessageType.EPA and holder is None):
             holder, consignee = by, None
