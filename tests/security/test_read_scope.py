@@ -391,3 +391,26 @@ def test_contents_are_read_as_they_were_when_they_left_the_readers_custody() -> 
     assert moment(a, None) == Moment(after_seq=3) and moment(b, None) == Moment()
     assert moment(b, history[0].event_time) == Moment(nothing=True)
     assert moment(a, history[1].event_time) == Moment(history[1].event_time)
+
+
+def test_a_buyers_forged_invoice_does_not_make_it_the_first_customer_in_the_report(
+    goods: Goods,
+) -> None:
+    ship_elsewhere(goods)
+    m, w, t = goods.chain.msg, goods.chain.world, goods.t0
+    terms: dict[str, Any] = {"amount": "5.00", "currency": "KES", "seller": w.maker.id}
+    forged = m.transaction(
+        MessageType.EIV, goods.buyer.id, [goods.case], t, number="FAKE-1",
+        buyer=goods.buyer.id, **terms,
+    )  # fmt: skip
+    goods.chain.send(goods.b, forged)  # before the real invoice; accepted or not
+    real = m.transaction(
+        MessageType.EIV, w.maker.id, [goods.case], t, number="INV-3",
+        buyer=goods.third.id, **terms,
+    )  # fmt: skip
+    goods.send("real", goods.a, real)
+    items = {i.key: i for i in report(goods.chain.ctx, local_authority(), goods.pack).items}
+    assert items["e"].value["customer"] == goods.third.id
+    assert items["e"].marks == {"invoice INV-3": "declared_by_seller"}
+    if goods.buyer.id in items["i"].value:  # the forgery was stored: marked for what it is
+        assert items["i"].marks == {"invoice FAKE-1": "declared_by_buyer"}

@@ -91,9 +91,9 @@ def marks(deals: list[Deal]) -> dict[str, str]:
     A transaction is one kind, number, seller and buyer; each party declares its side by
     reporting it (the reporter of a transaction is always one of its parties).
     """
-    sides: dict[tuple[str, str, str, str], dict[str, set[tuple[str, str]]]] = {}
+    sides: dict[tuple[str, str, str], dict[str, set[tuple[str, str]]]] = {}
     for entry, deal in deals:
-        key = (_name(entry, deal), deal["number"], deal["seller"], deal["buyer"])
+        key = (_name(entry, deal), deal["seller"], deal["buyer"])
         side = "seller" if entry.originator_id == deal["seller"] else "buyer"
         terms = (str(deal["amount"]), str(deal["currency"]))
         sides.setdefault(key, {}).setdefault(side, set()).add(terms)
@@ -104,8 +104,9 @@ def marks(deals: list[Deal]) -> dict[str, str]:
         else:
             agreed = len(declared["seller"] | declared["buyer"]) == 1
             mark = "confirmed" if agreed else "disputed"
-        # Two parties may number their documents alike: the worst mark of a name stands.
-        found[name] = mark if found.get(name, "confirmed") == "confirmed" else found[name]
+        # Two pairs of parties may number their documents alike: an unconfirmed one stands.
+        if found.get(name, "confirmed") == "confirmed":
+            found[name] = mark
     return found
 
 
