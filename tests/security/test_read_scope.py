@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,6 @@ from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden, NotFound
 from itptrace.queries.report import report
-from itptrace.queries.scope import Moment, Move, moment, replay
 from itptrace.queries.service import contents, trace, where
 from itptrace.registry import service as registry
 from itptrace.registry.model import Facility, Operator
@@ -355,42 +354,6 @@ def test_reporting_on_anothers_goods_never_widens_what_an_operator_reads(
         if isinstance(after[key], list):
             after[key] = sorted(set(after[key]) - hostile)
     assert after == before
-
-
-def moves(*steps: tuple[str, str, str | None], recalled: int | None = None) -> list[Move]:
-    """Moves of a UI's history from (message type, reporter, consignee) steps."""
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    return [
-        Move(n, kind, by, at + timedelta(hours=n), to, n == recalled)
-        for n, (kind, by, to) in enumerate(steps, start=1)
-    ]
-
-
-def test_an_arrival_no_dispatch_announced_gives_the_arriving_operator_no_span() -> None:
-    history = moves(("EUA", "A", None), ("ERP", "B", None), ("EDP", "A", "C"), ("ERP", "B", None))
-    sight = replay(history, "B")
-    assert (sight.seqs, sight.current, sight.visible) == (frozenset(), False, False)
-    assert replay(history, "A").current and replay(history, "C").current
-
-
-def test_a_recalled_dispatch_names_no_consignee() -> None:
-    history = moves(("EUA", "A", None), ("EDP", "A", "B"), ("ERP", "B", None), recalled=2)
-    assert not replay(history, "B").visible
-    # A holds its goods throughout: it sees its recalled dispatch and the arrival B claimed.
-    assert replay(history, "A").seqs == {1, 2, 3}
-
-
-def test_a_dispatch_by_someone_other_than_the_holder_names_no_consignee() -> None:
-    history = moves(("EUA", "A", None), ("EDP", "B", "B"), ("ERP", "B", None))
-    assert not replay(history, "B").visible
-
-
-def test_contents_are_read_as_they_were_when_they_left_the_readers_custody() -> None:
-    history = moves(("EPA", "A", None), ("EDP", "A", "B"), ("ERP", "B", None))
-    a, b = replay(history, "A"), replay(history, "B")
-    assert moment(a, None) == Moment(after_seq=3) and moment(b, None) == Moment()
-    assert moment(b, history[0].event_time) == Moment(nothing=True)
-    assert moment(a, history[1].event_time) == Moment(history[1].event_time)
 
 
 def test_a_buyers_forged_invoice_does_not_make_it_the_first_customer_in_the_report(
