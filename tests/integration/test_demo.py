@@ -20,7 +20,7 @@ def test_the_demo_issues_renders_and_verifies_and_accepts_no_forgery(tmp_path: P
     assert " 0/" in result.output and "forged codes accepted" in result.output
     assert (tmp_path / "demo" / "pack.png").stat().st_size > 0
     assert "100% complete" in result.output and "14/14 proofs verify" in result.output
-    assert "which it never held: 403" in result.output
+    assert "which it never held: 404" in result.output
     assert "events accepted over HTTP" in result.output and "POST /capture as" in result.output
     for verdict in (
         "AUTHENTIC",

@@ -84,6 +84,11 @@ class ReportItemOut(BaseModel):
     present: bool
     value: Any
     sources: list[str]
+    marks: dict[str, str] = Field(
+        default_factory=dict,
+        description="items (e) and (i), for authorities: each transaction confirmed by both "
+        "parties, disputed, or declared by one (declared_by_seller, declared_by_buyer)",
+    )
 
 
 class ReportOut(BaseModel):
@@ -168,7 +173,12 @@ def report(ui: UiPath, ctx: Node, actor: Actor = Reporter) -> object:
     found = report_query.report(ctx, actor, ui)
     items = [
         ReportItemOut(
-            key=i.key, title=i.title, present=i.present, value=i.value, sources=list(i.sources)
+            key=i.key,
+            title=i.title,
+            present=i.present,
+            value=i.value,
+            sources=list(i.sources),
+            marks=i.marks,
         )
         for i in found.items
     ]

@@ -16,8 +16,8 @@ from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import audit
 from itptrace.capture.store import aware
 from itptrace.context import Context
-from itptrace.errors import Forbidden, NotFound
-from itptrace.queries import store
+from itptrace.errors import NotFound
+from itptrace.queries import scope, store
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
@@ -56,7 +56,7 @@ class TraceEntry:
 def _where(conn: Connection, ui: str) -> Where:
     own = store.state(conn, ui)
     if own is None:
-        raise NotFound(f"no recorded event concerns {ui}", subject=ui)
+        raise unknown(ui)
     top, seen = own, {ui}
     while top.parent is not None and top.parent not in seen:
         seen.add(top.parent)
@@ -80,25 +80,55 @@ def _where(conn: Connection, ui: str) -> Where:
     )
 
 
-def _require_sight(conn: Connection, actor: Actor, ui: str) -> None:
-    """An operator reads a UI only if it reported an event on it (or on a container holding
-    it) or holds it now; it never learns whether other UIs exist."""
+def unknown(ui: str) -> NotFound:
+    """The answer about a UI nobody reported, given too outside the caller's sight."""
+    return NotFound(f"no recorded event concerns {ui}", subject=ui)
+
+
+def sight_of(
+    conn: Connection,
+    actor: Actor,
+    ui: str,
+    seqs: dict[int, str | None] | None = None,
+    rows: list[Row[Any]] | None = None,
+) -> scope.Sight | None:
+    """What an operator may read of ``ui`` (None: the caller is no operator and reads all).
+
+    Outside its sight an operator gets the answer for a UI nobody reported: it never learns
+    whether the UI exists elsewhere. See :mod:`itptrace.queries.scope`.
+    """
     if actor.role is not Role.OPERATOR:
-        return
-    seqs = store.event_seqs_of(conn, ui)
-    if seqs and actor.operator_id in store.originators(conn, list(seqs)):
-        return
-    state = store.state(conn, ui)
-    if state is not None and _where(conn, ui).custodian_id == actor.operator_id:
-        return
-    raise Forbidden(f"{actor.name} may read only UIs it reported or holds", subject=ui)
+        return None
+    assert actor.operator_id is not None
+    if seqs is None:
+        seqs = store.event_seqs_of(conn, ui)
+    found = scope.sight(conn, actor.operator_id, ui, seqs, rows)
+    if not found.visible:
+        raise unknown(ui)
+    return found
+
+
+def _withheld(conn: Connection, ui: str) -> Where:
+    """``where`` for an operator that may know the UI but not where it is now."""
+    own = store.state(conn, ui)
+    if own is None:
+        raise unknown(ui)
+    return Where(
+        ui, own.kind, scope.NOT_IN_CUSTODY, None, None, None, ui, None, None, None, own.gtin
+    )
+
+
+def _where_for(conn: Connection, actor: Actor, ui: str) -> Where:
+    sight = sight_of(conn, actor, ui)
+    if sight is not None and not sight.current:
+        return _withheld(conn, ui)
+    return _where(conn, ui)
 
 
 def where(ctx: Context, actor: Actor, ui: str) -> Where:
     """Current status, location and custodian (those of the outermost container)."""
     with audit.reading(ctx, actor, Permission.QUERY_WHERE, subject=ui) as read:
-        _require_sight(read.conn, actor, ui)
-        found = _where(read.conn, ui)
+        found = _where_for(read.conn, actor, ui)
         read.count = 1
     return found
 
@@ -107,8 +137,7 @@ def where_unaudited(conn: Connection, actor: Actor, ui: str) -> Where:
     """``where`` inside a caller's transaction, for a service that authorised and audits
     its own read (verification reads several facts at once)."""
     authorize(actor, Permission.QUERY_WHERE)
-    _require_sight(conn, actor, ui)
-    return _where(conn, ui)
+    return _where_for(conn, actor, ui)
 
 
 def _entry(row: Row[Any], via: str | None) -> TraceEntry:
@@ -132,7 +161,7 @@ def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:
     with ctx.db.reading() as conn:
         seqs = store.event_seqs_of(conn, ui)
         if not seqs:
-            raise NotFound(f"no recorded event concerns {ui}", subject=ui)
+            raise unknown(ui)
         rows = store.events_by_seq(conn, list(seqs))
     return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
 
@@ -140,16 +169,17 @@ def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:
 def trace(ctx: Context, actor: Actor, ui: str) -> list[TraceEntry]:
     """The chronological history of a pack, including its containers' events while inside.
 
-    An operator sees only the events it reported itself.
+    An operator sees only the events of its spans of custody, and of transactions only the
+    ones it declared (:mod:`itptrace.queries.scope`).
     """
     with audit.reading(ctx, actor, Permission.QUERY_TRACE, subject=ui) as read:
-        _require_sight(read.conn, actor, ui)
         seqs = store.event_seqs_of(read.conn, ui)
-        if not seqs:
-            raise NotFound(f"no recorded event concerns {ui}", subject=ui)
         rows = store.events_by_seq(read.conn, list(seqs))
-        if actor.role is Role.OPERATOR:
-            rows = [r for r in rows if r.originator_id == actor.operator_id]
+        sight = sight_of(read.conn, actor, ui, seqs, rows)
+        if not seqs:
+            raise unknown(ui)
+        if sight is not None:
+            rows = [r for r in rows if sight.readable(r.seq, r.message_type, r.originator_id)]
         read.count = len(rows)
     return sorted((_entry(r, seqs[int(r.seq)]) for r in rows), key=lambda e: (e.event_time, e.seq))
 
@@ -167,21 +197,29 @@ class Node:
 
 
 def contents(ctx: Context, actor: Actor, aggregate: str, at: datetime | None = None) -> Node:
-    """The full tree under a container, down to unit packs, now or at time ``at``."""
+    """The full tree under a container, down to unit packs, now or at time ``at``.
+
+    An operator reads it only as it was in its own custody (:func:`scope.moment`).
+    """
     moment = {"at": at.isoformat() if at else None}
     with audit.reading(
         ctx, actor, Permission.QUERY_CONTENTS, subject=aggregate, details=moment
     ) as read:
         conn = read.conn
-        _require_sight(conn, actor, aggregate)
+        sight = sight_of(conn, actor, aggregate)
         if store.kind_of(conn, aggregate) is None:
-            raise NotFound(f"no recorded event concerns {aggregate}", subject=aggregate)
+            raise unknown(aggregate)
+        # An operator reads the tree only at a moment of its own custody.
+        when = scope.moment(sight, at) if sight is not None else scope.Moment(at)
         root = Node(aggregate)
-        level, nodes = [aggregate], {aggregate: root}
+        level, nodes = ([] if when.nothing else [aggregate]), {aggregate: root}
         for _depth in range(16):
             if not level:
                 break
-            pairs = store.children_at(conn, level, at)
+            if when.after_seq is not None:
+                pairs = store.children_after(conn, level, when.after_seq)
+            else:
+                pairs = store.children_at(conn, level, when.at)
             level = []
             for child, parent in sorted(pairs):
                 node = Node(child)

@@ -13,7 +13,9 @@ from sqlalchemy import ColumnElement, Connection, Row, select
 
 from itptrace.repository import history
 from itptrace.repository.schema import (
+    containment,
     events,
+    facilities,
     recalls,
     refused_events,
     ui_state,
@@ -56,6 +58,56 @@ def events_by_seq(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
         )
         rows.extend(conn.execute(query))
     return sorted(rows, key=lambda r: r.seq)
+
+
+def moves(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
+    """(seq, message_type, originator_id, event_time, recall_seq) of these events: what
+    the replay of custody needs, without their details."""
+    rows: list[Row[Any]] = []
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 1000):
+        query = (
+            select(
+                events.c.seq,
+                events.c.message_type,
+                events.c.originator_id,
+                events.c.event_time,
+                recalls.c.recall_seq,
+            )
+            .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
+            .where(events.c.seq.in_(ordered[start : start + 1000]))
+        )
+        rows.extend(conn.execute(query))
+    return rows
+
+
+def details_of(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored details of a few events (the dispatches of one UI's history)."""
+    if not seqs:
+        return {}
+    query = select(events.c.seq, events.c.details).where(events.c.seq.in_(sorted(set(seqs))))
+    return {int(seq): json.loads(details) for seq, details in conn.execute(query)}
+
+
+def facility_operators(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The operator of each of these registered facilities."""
+    if not ids:
+        return {}
+    query = select(facilities.c.id, facilities.c.operator_id).where(
+        facilities.c.id.in_(sorted(set(ids)))
+    )
+    return {str(f): str(o) for f, o in conn.execute(query)}
+
+
+def children_after(conn: Connection, parents: Sequence[str], seq: int) -> list[tuple[str, str]]:
+    """(child, parent) pairs of these parents just after the event ``seq``."""
+    then = [(s.child, s.parent) for s in history.current_stays(conn, parents) if s.from_seq <= seq]
+    query = select(containment.c.child, containment.c.parent).where(
+        containment.c.parent.in_(parents),
+        containment.c.from_seq <= seq,
+        containment.c.to_seq > seq,
+    )
+    return then + [(str(child), str(parent)) for child, parent in conn.execute(query)]
 
 
 def children_at(
