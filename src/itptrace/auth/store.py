@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from itptrace.repository.schema import api_tokens, audit_log, operators, users
 
@@ -72,6 +72,24 @@ def revoke_token(conn: Connection, token_id: str, now: datetime) -> int:
 def insert_audit(conn: Connection, values: dict[str, Any]) -> int:
     result = conn.execute(insert(audit_log).values(**values).returning(audit_log.c.seq))
     return int(result.scalar_one())
+
+
+def insert_audits(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Store many audit records with one statement; their sequence numbers, in order."""
+    if len(rows) == 1:
+        return [insert_audit(conn, rows[0])]
+    if conn.dialect.name == "sqlite":
+        # SQLite's RETURNING has no defined order, so SQLAlchemy would insert the rows one
+        # by one. The numbers are given here instead: a write transaction on SQLite holds the
+        # database's write lock (or fails), so nobody else numbers a record meanwhile.
+        last = conn.execute(select(func.max(audit_log.c.seq))).scalar() or 0
+        seqs = list(range(int(last) + 1, int(last) + 1 + len(rows)))
+        conn.execute(
+            insert(audit_log), [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)]
+        )
+        return seqs
+    query = insert(audit_log).returning(audit_log.c.seq, sort_by_parameter_order=True)
+    return [int(seq) for seq in conn.execute(query, rows).scalars()]
 
 
 def audit_rows(conn: Connection, filters: dict[str, Any], limit: int, after: int) -> list[Row[Any]]:

@@ -6,11 +6,23 @@ stored once that subtree is complete; level 0 nodes are the leaf hashes themselv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from itptrace.repository.bulk import insert_rows
 from itptrace.repository.schema import (
@@ -61,7 +73,8 @@ def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]
     found: dict[NodeKey, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for level, idx, digest in conn.execute(nodes_query(chunk)):
+        statement = _nodes_statement(len(chunk))
+        for level, idx, digest in conn.execute(statement, _node_params(chunk)):
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
@@ -70,8 +83,28 @@ def nodes_query(keys: Sequence[NodeKey]) -> Select[Any]:
     """Nodes by key as an OR of (level, idx) pairs: SQLite searches the primary key for each
     pair, whereas a row-value ``IN`` list makes it scan the whole table (at ten million
     packs that scan, on every append, halved the capture rate)."""
+    return _nodes_statement(len(keys)).params(_node_params(keys))
+
+
+def _node_params(keys: Sequence[NodeKey]) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for n, (level, idx) in enumerate(keys):
+        params[f"l{n}"], params[f"i{n}"] = level, idx
+    return params
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _nodes_statement(count: int) -> Select[Any]:
+    """The statement of :func:`nodes_query` for ``count`` keys, bound as ``l<n>``/``i<n>``:
+    built once per count, as every append reads its frontier (an immutable statement, so
+    sharing it between nodes and threads is safe)."""
     condition = or_(
-        *(and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx == ix) for lv, ix in keys)
+        *(
+            and_(
+                ledger_nodes.c.level == bindparam(f"l{n}"), ledger_nodes.c.idx == bindparam(f"i{n}")
+            )
+            for n in range(count)
+        )
     )
     return select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(condition)
 
