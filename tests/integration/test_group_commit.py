@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,13 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event, func, select
 
-from itptrace.access import local_authority
+from itptrace.access import Actor, Role, local_authority
 from itptrace.auth import audit
 from itptrace.auth.model import AuditEntry
 from itptrace.context import Context
 from itptrace.ledger.fsck import fsck
 from itptrace.repository.group_commit import GroupCommit, Together
-from itptrace.repository.schema import audit_log, ledger_leaves
+from itptrace.repository.schema import audit_log, ledger_leaves, scans
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.verify.model import Place, ScanInput
+from itptrace.verify.service import verify
 
 
 def _entry(n: int) -> AuditEntry:
@@ -171,3 +175,26 @@ def test_concurrent_audit_records_are_each_stored_once(ctx: Context) -> None:
     assert len(set(seqs)) == 64
     assert _rows(ctx) == before + 64
     assert ctx.group_commit.writes == 64
+
+
+def test_concurrent_verifications_are_stored_and_audited_once_each_even_with_a_resubmission(
+    ctx: Context,
+) -> None:
+    run = run_supply_chain(ctx, lambda _text: None)
+    inspector, at = Actor("inspector-wanjiru", Role.INSPECTOR), ctx.clock.now()
+    resent = str(uuid.uuid4())
+
+    def scan(n: int) -> ScanInput:
+        if n < 4:  # the same scan, sent four times at once
+            return ScanInput(run.packs[0], Place("KE", None), at, resent)
+        return ScanInput(run.packs[n % 5], Place("KE", None), at, str(uuid.uuid4()))
+
+    before = _rows(ctx)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda n: verify(ctx, inspector, scan(n)), range(24)))
+    assert sum(not r.repeated for r in results) == 21  # 20 new scan ids and the resent one
+    with ctx.db.transaction() as conn:
+        stored = conn.execute(select(func.count()).select_from(scans)).scalar_one()
+    assert stored == 21
+    assert _rows(ctx) == before + 24  # a record for every verification, repeated or not
+    assert fsck(ctx, local_authority()).ok

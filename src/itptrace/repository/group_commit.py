@@ -7,7 +7,8 @@ connection) to :meth:`GroupCommit.run` and waits. The first thread to arrive bec
 leader: it takes every write waiting at that moment, runs them in one transaction, commits
 once, and wakes the others, each with its own result or error. Writes that arrive while it
 commits wait for the next round, led by the first of them; nobody waits on purpose, so a
-lone write costs one commit as before.
+lone write costs one commit as before. The leaders of several processes on one SQLite file
+take turns through ``Database.writers_queue`` instead of SQLite's sleeping retries.
 
 A write made with :class:`Together` names a function that stores many items at once (the
 audit trail's: every record and its ledger leaf with one statement per table), so a round
@@ -127,7 +128,7 @@ class GroupCommit:
             key = slot.write.store_many if isinstance(slot.write, Together) else id(slot)
             groups.setdefault(key, []).append(slot)
         results: list[tuple[_Slot, Any]] = []
-        with self._db.transaction() as conn:
+        with self._db.writers_queue(), self._db.transaction() as conn:
             try:
                 for slots in groups.values():
                     first = slots[0].write
@@ -142,7 +143,7 @@ class GroupCommit:
             slot.result = result
 
     def _commit_one_by_one(self, batch: list[_Slot]) -> None:
-        with self._db.transaction() as conn:
+        with self._db.writers_queue(), self._db.transaction() as conn:
             for slot in batch:
                 try:
                     with conn.begin_nested():
