@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    Update,
     and_,
     bindparam,
     func,
@@ -49,15 +50,21 @@ def advance_head(conn: Connection, added: int) -> int:
     the database write lock on SQLite, so appends and checkpoints serialise here until the
     caller's transaction ends. ``added=0`` only locks.
     """
-    new_size = conn.execute(
-        update(ledger_head)
-        .where(ledger_head.c.id == 1)
-        .values(size=ledger_head.c.size + added)
-        .returning(ledger_head.c.size)
-    ).scalar()
+    new_size = conn.execute(_advance_head(), {"added": added}).scalar()
     if new_size is None:
         raise HeadMissing("the ledger_head row is missing: run the migrations")
     return int(new_size) - added
+
+
+@functools.lru_cache(maxsize=1)
+def _advance_head() -> Update:
+    """Built once (an immutable statement): every append runs it."""
+    return (
+        update(ledger_head)
+        .where(ledger_head.c.id == 1)
+        .values(size=ledger_head.c.size + bindparam("added"))
+        .returning(ledger_head.c.size)
+    )
 
 
 def head_size(conn: Connection) -> int:
