@@ -14,6 +14,12 @@ the driver (the least a lookup costs). ``ratio/in-process`` is HTTP over in-proc
 above 1 the two server processes win back more than HTTP, authentication and the audit
 record of every pack-level read cost.
 
+Each cell also gives ``cpu ms``: the CPU time the server's processes used per request
+served (in-process: this process's per call). On a machine shared with other work the
+rates fall with the CPU left to the server, its CPU per request much less; the load
+average before and after is printed beside the figures. ``--seconds`` makes the cells
+longer than ``--quick``'s 1 s where the machine is busy.
+
 The load generator is ``wrk`` (one thread, a Lua script for the bodies, random packs and
 tokens) when it is installed, else a bounded asyncio ``httpx`` client: far heavier, its
 own cost shows as a low ``/ping`` ceiling (then compare ratios, not absolute rates). Every
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -83,9 +90,50 @@ class Target:
     scans: list[str]
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants.
+
+    The machine may be shared: a rate falls when other programs take the cores, but the
+    server's CPU per request does not, so each cell also reports ``cpu_ms`` per request.
+    """
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, wanted = 0.0, {root}
+    for pid in sorted(times):  # children have higher pids here, but walk up to be sure
+        ancestor = pid
+        while ancestor not in wanted and ancestor in parents and ancestor > 1:
+            ancestor = parents[ancestor]
+        if ancestor in wanted:
+            total += times[pid]
+    return total
+
+
+def with_cpu(cell: Callable[[], Cell], server: int) -> Cell:
+    """Run one cell and add the server's CPU milliseconds per request it served."""
+    before = tree_cpu_seconds(server)
+    figures = cell()
+    used = tree_cpu_seconds(server) - before
+    served = figures.pop("requests")
+    return {**figures, "cpu_ms": round(1000 * used / max(served, 1), 3)}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def figures(latencies: list[float], seconds: float) -> Cell:
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
+        "requests": len(latencies),
         "rps": round(len(latencies) / seconds, 1),
         "p50_ms": round(cuts[49] * 1000, 2),
         "p99_ms": round(cuts[98] * 1000, 2),
@@ -94,12 +142,14 @@ def figures(latencies: list[float], seconds: float) -> Cell:
 
 def in_process(call: Callable[[], Any], seconds: float, limit: int = 1_000_000) -> Cell:
     latencies: list[float] = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     end = start + seconds
     while (began := time.perf_counter()) < end and len(latencies) < limit:
         call()
         latencies.append(time.perf_counter() - began)
-    return figures(latencies, time.perf_counter() - start)
+    cell = figures(latencies, time.perf_counter() - start)
+    used = time.process_time() - cpu
+    return {**cell, "cpu_ms": round(1000 * used / max(cell.pop("requests"), 1), 3)}
 
 
 def raw_ed25519(seconds: float) -> Cell:
@@ -208,6 +258,7 @@ def wrk_cell(target: Target, op: str, clients: int, seconds: float, cell: int) -
     if out["bad_status"] or out["socket_errors"]:
         raise RuntimeError(f"{op} at {clients} clients: {out}")
     return {
+        "requests": out["requests"],
         "rps": round(out["requests"] / (out["duration_us"] / 1e6), 1),
         "p50_ms": round(out["p50_us"] / 1000, 2),
         "p99_ms": round(out["p99_us"] / 1000, 2),
@@ -335,6 +386,7 @@ def warm_up(target: Target) -> None:
 def measure(database_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
     began = time.perf_counter()
     phases: dict[str, float] = {}
+    load_before = load_average()
 
     def phase(name: str) -> None:
         phases[name] = round(time.perf_counter() - began - sum(phases.values()), 1)
@@ -380,7 +432,8 @@ def measure(database_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
         for op in OPERATIONS:
             for clients in CLIENTS:
                 cell += 1
-                remote[op][str(clients)] = cell_of(target, op, clients, seconds, cell)
+                run_cell = functools.partial(cell_of, target, op, clients, seconds, cell)
+                remote[op][str(clients)] = with_cpu(run_cell, process.pid)
         phase("http_s")
     finally:
         stop_server(process)
@@ -391,6 +444,8 @@ def measure(database_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
         "http": remote,
         "local": local,
         "phases": phases,
+        "load_average": f"{load_before} before, {load_average()} after (1, 5, 15 min)",
+        "cores": os.cpu_count(),
     }
 
 
@@ -402,7 +457,7 @@ def table(result: dict[str, Any]) -> None:
     )
     print(
         f"{'operation':32} {'clients':>7} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'ratio/ping':>10} {'ratio/in-process':>16}"
+        f"{'cpu ms':>7} {'ratio/ping':>10} {'ratio/in-process':>16}"
     )
     for op in OPERATIONS:
         for clients, c in http[op].items():
@@ -410,13 +465,18 @@ def table(result: dict[str, Any]) -> None:
             vs_local = f"{c['rps'] / local[op]['rps']:.3f}" if op in local else ""
             print(
                 f"{op:32} {clients:>7} {c['rps']:>9,.1f} {c['p50_ms']:>8.2f} "
-                f"{c['p99_ms']:>8.2f} {c['rps'] / ceiling:>10.3f} {vs_local:>16}"
+                f"{c['p99_ms']:>8.2f} {c['cpu_ms']:>7.2f} {c['rps'] / ceiling:>10.3f} "
+                f"{vs_local:>16}"
             )
     for op, c in local.items():
         print(
             f"{op + ' (in-process)':32} {1:>7} {c['rps']:>9,.1f} {c['p50_ms']:>8.2f} "
-            f"{c['p99_ms']:>8.2f}"
+            f"{c['p99_ms']:>8.2f} {c['cpu_ms']:>7.2f}"
         )
+    print(
+        f"cpu ms: the server's CPU time per request (all its processes), or this process's "
+        f"per call; {result['cores']} cores, load average {result['load_average']}"
+    )
     print("seconds spent:", ", ".join(f"{k[:-2]} {v}" for k, v in result["phases"].items()))
     if result["generator"] == "httpx":
         print(
@@ -445,8 +505,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 s per cell instead of 5 s")
     parser.add_argument("--postgres", action="store_true", help="also on a PostgreSQL server")
+    parser.add_argument("--seconds", type=float, help="seconds per cell (a loaded machine)")
     args = parser.parse_args()
-    seconds = 1.0 if args.quick else 5.0
+    seconds = args.seconds or (1.0 if args.quick else 5.0)
     workdir = scratch("itptrace-bench-api-")
     (workdir / "sqlite").mkdir()
     result = measure(f"sqlite:///{workdir / 'sqlite' / 'bench.db'}", workdir / "sqlite", seconds)
@@ -467,6 +528,7 @@ def main() -> None:
         generator=result["generator"],
         phases=result["phases"],
         ping_32_clients=http["ping"]["32"]["rps"],
+        load_average=result["load_average"],
         vs_ping={op: round(http[op]["32"]["rps"] / ceiling, 4) for op in OPERATIONS},
         http=http,
         in_process=local,

@@ -12,6 +12,9 @@ from typing import Any
 
 import httpx
 
+from itptrace.access import local_authority
+from itptrace.ledger import service as ledger
+from itptrace.ledger.fsck import fsck
 from itptrace.sim.world import World
 from tests.e2e.conftest import Node, ok
 
@@ -111,6 +114,26 @@ def test_concurrent_requests_are_audited_exactly_once_each(node: Node, chain: Wo
     # operation while they keep coming, counting the refusals it stands for.
     anonymous = {_operation(m, url) for u, m, url, _s in audited if u is None}
     assert len(rows) - len(named) <= len(anonymous)
+
+
+def test_concurrent_audited_reads_leave_one_record_and_one_ledger_leaf_each_and_it_verifies(
+    node: Node, chain: World
+) -> None:
+    start, size = last_seq(node), ledger.tree_head(node.ctx).size
+    urls = [f"/uis/{pack}/{op}" for pack in chain.packs[:24] for op in ("trace", "where")]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda url: send(node, "authority", "GET", url, "n"), urls))
+    assert statuses == [200] * len(urls)
+    rows = audit_after(node, start)
+    assert sorted(r["params"]["subject"] + r["endpoint"] for r in rows) == sorted(
+        url.split("/")[2] + "query." + url.split("/")[3] for url in urls
+    )
+    leaves = ledger.entries(node.ctx, local_authority(), size, ledger.tree_head(node.ctx).size)
+    audit_leaves = sorted(int(leaf.ref) for leaf in leaves if leaf.kind == "audit")
+    assert audit_leaves == [r["seq"] for r in rows]
+    report = fsck(node.ctx, local_authority())
+    assert report.ok, report.problems[:5]
+    assert report.leaves_checked == ledger.tree_head(node.ctx).size
 
 
 def _operation(method: str, url: str) -> str:

@@ -167,7 +167,7 @@ def test_closing_an_alert_behind_the_node_s_back_is_reported(ctx: Context, run: 
 def test_a_record_with_two_leaves_is_reported(ctx: Context, run: ChainRun) -> None:
     scanned = scan(ctx, run.packs[0])
     with ctx.db.transaction() as conn:
-        records.record_scan(conn, scanned.scan_id, ctx.clock.now())
+        records.record_scans(conn, [scanned.scan_id], ctx.clock.now())
         seqs = list(
             conn.execute(
                 select(ledger_leaves.c.seq).where(ledger_leaves.c.ref == scanned.scan_id)

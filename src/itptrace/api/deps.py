@@ -27,7 +27,8 @@ from itptrace.errors import DomainError
 bearer = HTTPBearer(auto_error=False, description="An API token: itp_<id>_<secret>")
 
 
-def node(request: Request) -> Context:
+async def node(request: Request) -> Context:
+    # async: it only reads an attribute, so it need not take a trip through the threadpool.
     ctx: Context = request.app.state.ctx
     return ctx
 

@@ -14,7 +14,7 @@ prove later that the trail was not edited.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from itptrace.auth.model import AuditEntry, AuditRow, Unauthenticated
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden, NotFound
 from itptrace.ledger import records as ledger
+from itptrace.repository.group_commit import Together
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 def _values(entry: AuditEntry, now: datetime) -> dict[str, Any]:
     actor = entry.actor
     return {
-        "at": now,
+        "at": now.astimezone(UTC),
         "user_name": actor.name if actor else None,
         "role": actor.role.value if actor else None,
         "operator_id": actor.operator_id if actor else None,
@@ -54,18 +55,29 @@ def _values(entry: AuditEntry, now: datetime) -> dict[str, Any]:
 
 def insert(conn: Connection, entry: AuditEntry, now: datetime) -> int:
     """Store one audit record and its ledger leaf in the caller's transaction."""
-    seq = store.insert_audit(conn, _values(entry, now))
-    ledger.record_audit(conn, seq, now)
-    return seq
+    return insert_many(conn, [(entry, now)])[0]
+
+
+def insert_many(conn: Connection, entries: Sequence[tuple[AuditEntry, datetime]]) -> list[int]:
+    """Store audit records and their ledger leaves in the caller's transaction, with one
+    statement per table whatever their number; their sequence numbers, in order."""
+    rows = [_values(entry, now) for entry, now in entries]
+    seqs = store.insert_audits(conn, rows)
+    for row, seq in zip(rows, seqs, strict=True):
+        row["seq"] = seq
+    # Each leaf is made from the values just stored (no read back): the same bytes fsck
+    # recomputes from the stored row, since ``at`` is in UTC and the rest is text or int.
+    ledger.record_audits(conn, rows, max(now for _, now in entries))
+    return seqs
 
 
 def record(ctx: Context, entry: AuditEntry) -> int:
     """Store one audit record (and its ledger leaf), durable when this returns.
 
-    Records of concurrent requests share one commit (``repository.group_commit``).
+    Records of concurrent requests share one commit (``repository.group_commit``) and one
+    insert per table (``insert_many``).
     """
-    now = ctx.clock.now()
-    seq: int = ctx.group_commit.run(lambda conn: insert(conn, entry, now))
+    seq: int = ctx.group_commit.run(Together(insert_many, (entry, ctx.clock.now())))
     return seq
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Insert, Row, Select, bindparam, func, insert, select, update
 
 from itptrace.repository.schema import api_tokens, audit_log, operators, users
 
@@ -38,7 +39,13 @@ def insert_token(conn: Connection, values: dict[str, Any]) -> None:
 def token_with_user(conn: Connection, token_id: str) -> Any:
     """A token, its user and (for an operator user) the operator's industry flag: one query,
     as every authenticated request runs it."""
-    query = (
+    return conn.execute(_token_query(), {"token_id": token_id}).first()
+
+
+@functools.lru_cache(maxsize=1)
+def _token_query() -> Select[Any]:
+    """Built once (an immutable statement): every authenticated request runs it."""
+    return (
         select(
             api_tokens.c.secret_hash,
             api_tokens.c.expires_at,
@@ -51,9 +58,8 @@ def token_with_user(conn: Connection, token_id: str) -> Any:
         )
         .join(users, users.c.id == api_tokens.c.user_id)
         .outerjoin(operators, operators.c.id == users.c.operator_id)
-        .where(api_tokens.c.id == token_id)
+        .where(api_tokens.c.id == bindparam("token_id"))
     )
-    return conn.execute(query).first()
 
 
 def list_tokens(conn: Connection, user: str | None) -> list[Row[Any]]:
@@ -83,8 +89,30 @@ def revoke_token(conn: Connection, token_id: str, now: datetime) -> int:
 
 
 def insert_audit(conn: Connection, values: dict[str, Any]) -> int:
-    result = conn.execute(insert(audit_log).values(**values).returning(audit_log.c.seq))
-    return int(result.scalar_one())
+    return int(conn.execute(_insert_audit(), values).scalar_one())
+
+
+@functools.lru_cache(maxsize=1)
+def _insert_audit() -> Insert:
+    return insert(audit_log).returning(audit_log.c.seq)
+
+
+def insert_audits(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Store many audit records with one statement; their sequence numbers, in order."""
+    if len(rows) == 1:
+        return [insert_audit(conn, rows[0])]
+    if conn.dialect.name == "sqlite":
+        # SQLite's RETURNING has no defined order, so SQLAlchemy would insert the rows one
+        # by one. The numbers are given here instead: a write transaction on SQLite holds the
+        # database's write lock (or fails), so nobody else numbers a record meanwhile.
+        last = conn.execute(select(func.max(audit_log.c.seq))).scalar() or 0
+        seqs = list(range(int(last) + 1, int(last) + 1 + len(rows)))
+        conn.execute(
+            insert(audit_log), [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)]
+        )
+        return seqs
+    query = insert(audit_log).returning(audit_log.c.seq, sort_by_parameter_order=True)
+    return [int(seq) for seq in conn.execute(query, rows).scalars()]
 
 
 def audit_rows(conn: Connection, filters: dict[str, Any], limit: int, after: int) -> list[Row[Any]]:

@@ -125,10 +125,16 @@ def record_events(
     return append(conn, EVENT, pairs, at=at)
 
 
-def record_audit(conn: Connection, seq: int, at: datetime) -> int:
-    data = audit_leaf(conn, str(seq))
-    assert data is not None, "the audit record is stored in this transaction"
-    return append(conn, AUDIT, [(str(seq), data)], at=at)[0]
+def record_audits(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime) -> list[int]:
+    """Append one leaf per audit row (its ``seq`` and the values just stored), in order, with
+    one append for them all, inside the transaction that stores the rows."""
+    return append(conn, AUDIT, [(str(row["seq"]), audit_row_leaf(row)) for row in rows], at=at)
+
+
+def audit_row_leaf(row: Mapping[str, Any]) -> bytes:
+    """The leaf of an audit row, from its stored row or from the values it was stored with
+    (the same bytes: every value is a string, an integer, None or a UTC datetime)."""
+    return encode_record(AUDIT, {name: row[name] for name in AUDIT_FIELDS})
 
 
 def stored_event_leaf(conn: Connection, ref: str) -> bytes | None:
@@ -150,7 +156,7 @@ def audit_leaf(conn: Connection, ref: str) -> bytes | None:
     if not ref.isdigit():
         return None
     row = conn.execute(select(audit_log).where(audit_log.c.seq == int(ref))).first()
-    return encode_record(AUDIT, {n: row._mapping[n] for n in AUDIT_FIELDS}) if row else None
+    return audit_row_leaf(dict(row._mapping)) if row else None
 
 
 def _row_leaf(kind: str, row: Row[Any] | None, names: Sequence[str]) -> bytes | None:
@@ -190,9 +196,9 @@ def _leaves(
     return [(ref, data) for ref, data in pairs if data is not None]
 
 
-def record_scan(conn: Connection, scan_id: str, at: datetime) -> None:
-    """Append the leaf of a scan stored in this transaction."""
-    append(conn, SCAN, _leaves(conn, scan_leaf, [scan_id]), at=at)
+def record_scans(conn: Connection, scan_ids: Sequence[str], at: datetime) -> None:
+    """Append the leaves of the scans stored in this transaction, in their order."""
+    append(conn, SCAN, _leaves(conn, scan_leaf, scan_ids), at=at)
 
 
 def record_alerts(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Update,
     and_,
     bindparam,
     cast,
@@ -53,15 +54,21 @@ def advance_head(conn: Connection, added: int) -> int:
     the database write lock on SQLite, so appends and checkpoints serialise here until the
     caller's transaction ends. ``added=0`` only locks.
     """
-    new_size = conn.execute(
-        update(ledger_head)
-        .where(ledger_head.c.id == 1)
-        .values(size=ledger_head.c.size + added)
-        .returning(ledger_head.c.size)
-    ).scalar()
+    new_size = conn.execute(_advance_head(), {"added": added}).scalar()
     if new_size is None:
         raise HeadMissing("the ledger_head row is missing: run the migrations")
     return int(new_size) - added
+
+
+@functools.lru_cache(maxsize=1)
+def _advance_head() -> Update:
+    """Built once (an immutable statement): every append runs it."""
+    return (
+        update(ledger_head)
+        .where(ledger_head.c.id == 1)
+        .values(size=ledger_head.c.size + bindparam("added"))
+        .returning(ledger_head.c.size)
+    )
 
 
 def head_size(conn: Connection) -> int:
@@ -77,7 +84,8 @@ def get_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]
     found: dict[NodeKey, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for level, idx, digest in conn.execute(_nodes_query(len(chunk)), _key_params(chunk)):
+        statement = _nodes_statement(len(chunk))
+        for level, idx, digest in conn.execute(statement, _node_params(chunk)):
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
@@ -86,26 +94,30 @@ def nodes_query(keys: Sequence[NodeKey]) -> Select[Any]:
     """Nodes by key as an OR of (level, idx) pairs: SQLite searches the primary key for each
     pair, whereas a row-value ``IN`` list makes it scan the whole table (at ten million
     packs that scan, on every append, halved the capture rate)."""
-    return _nodes_query(len(keys)).params(_key_params(keys))
+    return _nodes_statement(len(keys)).params(_node_params(keys))
+
+
+def _node_params(keys: Sequence[NodeKey]) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for n, (level, idx) in enumerate(keys):
+        params[f"l{n}"], params[f"i{n}"] = level, idx
+    return params
 
 
 @functools.lru_cache(maxsize=_CHUNK)
-def _nodes_query(count: int) -> Select[Any]:
-    """:func:`nodes_query` for ``count`` keys with bound parameters, built once per count:
-    every append reads its frontier this way, and building the statement anew (and its
-    cache key) cost more than running it."""
-    level, idx = ledger_nodes.c.level, ledger_nodes.c.idx
+def _nodes_statement(count: int) -> Select[Any]:
+    """The statement of :func:`nodes_query` for ``count`` keys, bound as ``l<n>``/``i<n>``:
+    built once per count, as every append reads its frontier (an immutable statement, so
+    sharing it between nodes and threads is safe)."""
     condition = or_(
-        *(and_(level == bindparam(f"l{i}"), idx == bindparam(f"i{i}")) for i in range(count))
+        *(
+            and_(
+                ledger_nodes.c.level == bindparam(f"l{n}"), ledger_nodes.c.idx == bindparam(f"i{n}")
+            )
+            for n in range(count)
+        )
     )
-    return select(level, idx, ledger_nodes.c.hash).where(condition)
-
-
-def _key_params(keys: Sequence[NodeKey]) -> dict[str, int]:
-    params: dict[str, int] = {}
-    for i, (level, idx) in enumerate(keys):
-        params[f"l{i}"], params[f"i{i}"] = level, idx
-    return params
+    return select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(condition)
 
 
 def nodes_in_range(conn: Connection, level: int, first: int, last: int) -> dict[int, bytes]:

@@ -8,6 +8,7 @@ it creates, and its WAL, are readable and writable by their owner only (0600).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import stat
@@ -26,6 +27,11 @@ __all__ = ["Database", "IntegrityError", "aware", "make_engine"]
 
 # How long an SQLite connection waits for another writer before "database is locked".
 BUSY_TIMEOUT_MS = 30_000
+# Connections kept open between requests, and how many more may open under load: together
+# the API's 40 request threads (anyio's default), so none waits for a connection. Beyond
+# the kept ones a connection is closed when returned, so too few kept would open (and set
+# up) a new connection for most requests under load.
+POOL_SIZE, MAX_OVERFLOW = 16, 24
 # Connection execution option: begin this connection's transactions with BEGIN IMMEDIATE,
 # taking the write lock at once (migrations use it to run one at a time).
 SQLITE_BEGIN_IMMEDIATE = "itptrace_begin_immediate"
@@ -82,12 +88,16 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW
+        )
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
         )
-    engine = create_engine(parsed)
+    in_memory = parsed.database in (None, "", ":memory:")  # one connection per thread
+    pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
+    engine = create_engine(parsed, **pool)
     event.listen(engine, "connect", _sqlite_pragmas)
     # The sqlite3 module opens transactions on its own and knows no SAVEPOINT nesting;
     # letting SQLAlchemy emit BEGIN itself makes transactions and savepoints behave as on
@@ -111,6 +121,8 @@ class Database:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        path = engine.url.database if self.dialect == "sqlite" else None
+        self._writers_lock = f"{path}-writers.lock" if path and path != ":memory:" else None
 
     @property
     def dialect(self) -> str:
@@ -134,6 +146,26 @@ class Database:
         (WAL on SQLite). Writing in it is a mistake (SQLite may refuse the upgrade)."""
         with self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def writers_queue(self) -> Iterator[None]:
+        """On an SQLite file, wait in the kernel for the other processes' writers that queue
+        here too (an exclusive ``flock`` of ``<database>-writers.lock``); elsewhere nothing.
+
+        A writer that finds the database locked is otherwise woken by SQLite's busy handler,
+        which sleeps 1, 2, 5, 10 ... 100 ms between tries: two API processes committing
+        audit records in turn would mostly sleep. A lock released here wakes the next writer
+        at once. Hold it only around one write transaction that waits for nobody else.
+        """
+        if self._writers_lock is None:
+            yield
+            return
+        fd = os.open(self._writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the file lets the lock go
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, authorize
 from itptrace.auth import audit
+from itptrace.auth.model import AuditEntry
 from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError
 from itptrace.gs1.datamatrix import DataMatrixError, ImageTooLarge, decode_image
 from itptrace.ledger import records as ledger
 from itptrace.repository.db import IntegrityError
+from itptrace.repository.group_commit import Together
 from itptrace.verify import alerts, store
 from itptrace.verify.facts import gather, public_keyset
 from itptrace.verify.model import (
@@ -41,6 +45,9 @@ from itptrace.verify.model import (
     verdict_of,
 )
 from itptrace.verify.rules import is_authenticated, judge
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def fingerprint(scan: ScanInput) -> str:
@@ -139,12 +146,11 @@ def _verify(ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None) 
         "facts": json.dumps(asdict(pack) if pack else None),
     }
     read = {"subject": ui, "scan": scan.scan_id}
+    entry = audit.entry_for(actor, Permission.VERIFY.value, read, count=1)
     try:
-        with ctx.db.transaction() as conn:
-            store.insert_scan(conn, values)
-            ledger.record_scan(conn, scan.scan_id, now)
-            raised = alerts.raise_alerts(conn, actor, scan, ui, findings, now)
-            audit.insert(conn, audit.entry_for(actor, Permission.VERIFY.value, read, count=1), now)
+        # Committed with the scans and audit records of concurrent requests (group commit).
+        stored = _ToStore(values, actor, scan, ui, findings, now, entry)
+        raised: tuple[int, ...] = ctx.group_commit.run(Together(_store_all, stored))
     except IntegrityError:
         # The same scan id arrived twice at once: the other one was stored first.
         again = _repeat(ctx, scan, print_)
@@ -163,6 +169,32 @@ def _verify(ctx: Context, actor: Actor, scan: ScanInput, policy: Policy | None) 
         scan.source,
         raised,
     )
+
+
+@dataclass(frozen=True)
+class _ToStore:
+    """One verification to store: its scan row, the alerts it raises, its audit record."""
+
+    values: dict[str, Any]
+    actor: Actor
+    scan: ScanInput
+    ui: str | None
+    findings: list[Finding]
+    now: datetime
+    entry: AuditEntry
+
+
+def _store_all(conn: Connection, batch: Sequence[_ToStore]) -> list[tuple[int, ...]]:
+    """Store verifications with their alerts and audit records, one insert per table for
+    the scans and the records; the ids of the alerts each one raised."""
+    store.insert_scans(conn, [one.values for one in batch])
+    ledger.record_scans(conn, [one.scan.scan_id for one in batch], max(one.now for one in batch))
+    raised = [
+        alerts.raise_alerts(conn, one.actor, one.scan, one.ui, one.findings, one.now)
+        for one in batch
+    ]
+    audit.insert_many(conn, [(one.entry, one.now) for one in batch])
+    return raised
 
 
 def decode_photo(

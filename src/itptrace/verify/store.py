@@ -41,8 +41,9 @@ def find_scan(conn: Connection, scan_id: str) -> Row[Any] | None:
     return conn.execute(select(scans).where(scans.c.scan_id == scan_id)).first()
 
 
-def insert_scan(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(scans).values(**values))
+def insert_scans(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store scans with one statement (an executemany)."""
+    conn.execute(insert(scans), rows)
 
 
 def sightings(conn: Connection, ui: str) -> tuple[Sighting, ...]:
