@@ -20,6 +20,7 @@ from itptrace.ledger.fsck import fsck
 from itptrace.repository.group_commit import GroupCommit, Together
 from itptrace.repository.schema import audit_log, ledger_leaves, scans
 from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
 from itptrace.verify.model import Place, ScanInput
 from itptrace.verify.service import verify
 
@@ -180,7 +181,7 @@ def test_concurrent_audit_records_are_each_stored_once(ctx: Context) -> None:
 def test_concurrent_verifications_are_stored_and_audited_once_each_even_with_a_resubmission(
     ctx: Context,
 ) -> None:
-    run = run_supply_chain(ctx, lambda _text: None)
+    run = run_supply_chain(ServiceDriver(ctx), lambda _text: None)
     inspector, at = Actor("inspector-wanjiru", Role.INSPECTOR), ctx.clock.now()
     resent = str(uuid.uuid4())
 

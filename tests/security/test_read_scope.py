@@ -102,17 +102,17 @@ def goods(ctx: Context) -> Goods:
     t0 = chain.now.replace(microsecond=0) - timedelta(hours=2)
     found = Goods(chain, buyer, depot, third, store, t0)
     m, w, t = chain.msg, chain.world, found.t0
-    found.send("apply", found.a, m.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, t))
+    found.send("apply", found.a, m.apply(w.maker, w.plant, w.machine, chain.packs, t))
     for i, carton in enumerate(chain.cartons):
         packs = chain.packs[i * 10 : i * 10 + 10]
-        found.send(f"pack{i}", found.a, m.aggregate(w.maker.id, w.plant.id, carton, packs, t))
-    found.send("case", found.a, m.aggregate(w.maker.id, w.plant.id, found.case, chain.cartons, t))
+        found.send(f"pack{i}", found.a, m.aggregate(w.maker, w.plant, carton, packs, t))
+    found.send("case", found.a, m.aggregate(w.maker, w.plant, found.case, chain.cartons, t))
     return found
 
 
 def ship_to_b(g: Goods) -> None:
     w = g.chain.world
-    event = g.chain.msg.dispatch(w.maker.id, w.plant.id, [g.case], g.t0, to=g.depot.id)
+    event = g.chain.msg.dispatch(w.maker, w.plant, [g.case], g.t0, to=g.depot.id)
     g.send("to_b", g.a, event)
 
 
@@ -123,7 +123,7 @@ def arrive_at_b(g: Goods) -> None:
 
 def ship_elsewhere(g: Goods) -> None:
     w = g.chain.world
-    event = g.chain.msg.dispatch(w.maker.id, w.plant.id, [g.case], g.t0, to=g.store.id)
+    event = g.chain.msg.dispatch(w.maker, w.plant, [g.case], g.t0, to=g.store.id)
     g.send("to_c", g.a, event)
 
 
@@ -240,20 +240,20 @@ def test_the_manufacturers_report_holds_only_its_span_and_its_own_side_of_deals(
     goods.send(
         "invoice",
         goods.a,
-        m.transaction(MessageType.EIV, w.maker.id, [goods.case], t, number="INV-1",
-                      seller=w.maker.id, buyer=b, **deal),
+        m.transaction(MessageType.EIV, w.maker, [goods.case], t, number="INV-1",
+                      seller=w.maker, buyer=b, **deal),
     )  # fmt: skip
     goods.send(
         "invoice_b",
         goods.b,
         m.transaction(MessageType.EIV, b, [goods.case], t, number="INV-1",
-                      seller=w.maker.id, buyer=b, **deal),
+                      seller=w.maker, buyer=b, **deal),
     )  # fmt: skip
     goods.send(
         "payment",
         goods.b,
         m.transaction(MessageType.EPR, b, [goods.case], t, number="PAY-1",
-                      seller=w.maker.id, buyer=b, **deal),
+                      seller=w.maker, buyer=b, **deal),
     )  # fmt: skip
     goods.send(
         "resale",
@@ -267,7 +267,7 @@ def test_the_manufacturers_report_holds_only_its_span_and_its_own_side_of_deals(
     assert mine["e"].sources == tuple(goods.ids("invoice"))
     assert mine["i"].value == []  # B's resale to C is B's business
     assert {(h["event"], h["facility"]) for h in mine["h"].value} == {
-        ("EDP", w.plant.id),
+        ("EDP", w.plant),
         ("ERP", goods.depot.id),
     }
     assert mine["e"].marks == {} and mine["i"].marks == {}
@@ -283,12 +283,12 @@ def test_a_transaction_both_parties_declare_differently_is_marked_disputed(
 ) -> None:
     ship_to_b(goods)
     m, w, b, t = goods.chain.msg, goods.chain.world, goods.buyer.id, goods.t0
-    for actor, by, amount in ((goods.a, w.maker.id, "9.00"), (goods.b, b, "1.00")):
+    for actor, by, amount in ((goods.a, w.maker, "9.00"), (goods.b, b, "1.00")):
         goods.send(
             by,
             actor,
             m.transaction(MessageType.EIV, by, [goods.case], t, number="INV-9",
-                          amount=amount, currency="KES", seller=w.maker.id, buyer=b),
+                          amount=amount, currency="KES", seller=w.maker, buyer=b),
         )  # fmt: skip
     items = {i.key: i for i in report(goods.chain.ctx, local_authority(), goods.pack).items}
     assert items["e"].marks == {"invoice INV-9": "disputed"}
@@ -327,7 +327,7 @@ def hostile_writes(g: Goods, state: str) -> list[TraceEvent]:
     m, w, at = g.chain.msg, g.chain.world, g.t0 + timedelta(hours=1, minutes=30)
     found = [
         m.transaction(kind, g.buyer.id, [g.case], at, number=f"HOSTILE-{kind}", amount="1.00",
-                      currency="KES", seller=w.maker.id, buyer=g.buyer.id)
+                      currency="KES", seller=w.maker, buyer=g.buyer.id)
         for kind in TRANSACTIONS
     ]  # fmt: skip
     found.append(m.transload(g.buyer.id, [g.case], at, vehicle="KBX 001"))
@@ -361,14 +361,14 @@ def test_a_buyers_forged_invoice_does_not_make_it_the_first_customer_in_the_repo
 ) -> None:
     ship_elsewhere(goods)
     m, w, t = goods.chain.msg, goods.chain.world, goods.t0
-    terms: dict[str, Any] = {"amount": "5.00", "currency": "KES", "seller": w.maker.id}
+    terms: dict[str, Any] = {"amount": "5.00", "currency": "KES", "seller": w.maker}
     forged = m.transaction(
         MessageType.EIV, goods.buyer.id, [goods.case], t, number="FAKE-1",
         buyer=goods.buyer.id, **terms,
     )  # fmt: skip
     goods.chain.send(goods.b, forged)  # before the real invoice; accepted or not
     real = m.transaction(
-        MessageType.EIV, w.maker.id, [goods.case], t, number="INV-3",
+        MessageType.EIV, w.maker, [goods.case], t, number="INV-3",
         buyer=goods.third.id, **terms,
     )  # fmt: skip
     goods.send("real", goods.a, real)

@@ -67,20 +67,18 @@ def seeded(url: str, tmp: Path) -> tuple[Chain, dict[str, str], dict[str, str], 
     (b, depot), (h, store) = trader(ctx, "Buyer"), trader(ctx, "Hostile")
     w, m = chain.world, chain.msg
     at = chain.now.replace(microsecond=0) - timedelta(hours=2)
-    events = [m.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, at)]
+    events = [m.apply(w.maker, w.plant, w.machine, chain.packs, at)]
     for i, carton in enumerate(chain.cartons):
-        events.append(
-            m.aggregate(w.maker.id, w.plant.id, carton, chain.packs[i * 5 : i * 5 + 5], at)
-        )
+        events.append(m.aggregate(w.maker, w.plant, carton, chain.packs[i * 5 : i * 5 + 5], at))
     first = {}
     for i, case in enumerate(chain.cases):
-        packing = m.aggregate(w.maker.id, w.plant.id, case, chain.cartons[i * 2 : i * 2 + 2], at)
+        packing = m.aggregate(w.maker, w.plant, case, chain.cartons[i * 2 : i * 2 + 2], at)
         events.append(packing)
         first[case] = packing.event_id
     assert chain.send(chain.maker, *events).ok
     ctx.db.dispose()
-    ids = {"A": w.maker.id, "B": b.id, "H": h.id}
-    return chain, ids, {"A": w.plant.id, "B": depot.id, "H": store.id}, first
+    ids = {"A": w.maker, "B": b.id, "H": h.id}
+    return chain, ids, {"A": w.plant, "B": depot.id, "H": store.id}, first
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -129,7 +127,8 @@ class ThreeOperators(RuleBasedStateMachine):
         super().__init__()
         ThreeOperators.runs = self.run = ThreeOperators.runs + 1
         self.ctx = build_node(make_settings(self.seed.copy(self.run), self.seed.tmp))
-        self.chain = replace(self.seed.chain, ctx=self.ctx, msg=Messages(f"S{self.run}"))
+        world = replace(self.seed.chain.world, msg=Messages(f"S{self.run}"))
+        self.chain = replace(self.seed.chain, ctx=self.ctx, world=world)
         self.at = self.chain.now.replace(microsecond=0) - timedelta(hours=1)
         self.cases = {
             case: Case(log=[(self.seed.first[case], "EPA", "A", frozenset("A"))])
