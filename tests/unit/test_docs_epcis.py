@@ -223,7 +223,7 @@ def test_an_event_of_no_documented_kind_is_kept_as_received() -> None:
         epc_list=["urn:itptrace:ui:KET01pack1"],
     )
     read = to_trace_event(event, "OP1")
-    assert read.message_type is MessageType.OTHER and read.details == dict(event.raw)
+    assert read.message_type is MessageType.OTHER and read.details["epcis"] == dict(event.raw)
 
 
 def identifier_forms() -> dict[str, list[str]]:
