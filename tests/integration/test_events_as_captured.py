@@ -23,14 +23,16 @@ import pytest
 from itptrace.access import local_authority, local_issuer
 from itptrace.bootstrap import build_node
 from itptrace.capture import service
+from itptrace.capture.epcis_map import from_trace_event
 from itptrace.capture.model import MessageType
 from itptrace.capture.service import capture_document
 from itptrace.codes.service import ensure_signing_key
 from itptrace.context import Context
-from itptrace.epcis import parse_document
+from itptrace.epcis import parse_document, to_jsonld
 from itptrace.epcis.event_hash import document_context, document_events, event_hash_id
 from itptrace.epcis.vocab import STANDARD_CONTEXT
 from itptrace.queries.events import query_events
+from itptrace.queries.service import trace
 from itptrace.registry.service import init_party
 from tests.conftest import make_settings
 from tests.integration.chain import Chain, build_chain
@@ -180,3 +182,21 @@ def test_an_event_keeps_its_milliseconds_offset_id_and_user_extensions(
     assert (body["disposition"], body["readPoint"]) == ("active", event["readPoint"])
     assert body["recordTime"] == "2031-01-06T08:00:00Z"
     assert event_hash_id(body) == event_hash_id(event, document_context(document))
+
+
+def test_a_tobacco_message_sent_as_epcis_is_traced_by_its_fields_and_queried_as_captured(
+    ctx: Context,
+) -> None:
+    chain = build_chain(ctx, packs=20)
+    w = chain.world
+    applied = chain.msg.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, chain.now)
+    event = from_trace_event(applied, dict.fromkeys(chain.packs, w.product.gtin))
+    document = to_jsonld([event], creation_date=chain.now)
+    (sent,) = document["epcisBody"]["eventList"]
+    sent["eventTime"] = sent["eventTime"].replace("Z", ".250Z")  # kept, though the rules
+    assert capture_document(ctx, chain.maker, document).ok  # read it to the second
+    (entry,) = trace(ctx, AUTH, chain.packs[0])
+    assert "epcis" not in entry.details and "uis" not in entry.details
+    (body,) = query_events(ctx, AUTH, {"EQ_bizStep": "commissioning"}).bodies
+    assert body["eventTime"] == sent["eventTime"] and body["epcList"] == sent["epcList"]
+    assert event_hash_id(body) == event_hash_id(sent, document_context(document))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from itptrace.access import Actor, Permission, Role
 from itptrace.auth import audit
 from itptrace.capture.epcis_map import FACILITY_URN, term_key, ui_of
+from itptrace.capture.store import aware
 from itptrace.clock import parse_instant
 from itptrace.context import Context
 from itptrace.epcis import EpcisEvent
@@ -208,7 +209,8 @@ def _query(conn: Connection, actor: Actor, params: Mapping[str, str]) -> Page:
                 raise captured.Unreadable("details are not a JSON object")
             uis = list(json.loads(row.uis))
             gtins = store.gtins_of(conn, uis) if "epcis" not in details else {}
-            body, event = captured.render(details, uis, row.recorded_at, gtins, contexts)
+            recorded = aware(row.recorded_at)
+            body, event = captured.render(details, uis, recorded, gtins, contexts)
         except (captured.Unreadable, ValueError, TypeError) as exc:
             LOG.warning("stored event %s (seq %s) cannot be read back as EPCIS: %r",
                         row.event_id, row.seq, exc)  # fmt: skip
@@ -233,7 +235,7 @@ def _unreadable(row: Any) -> dict[str, Any]:
     return {
         "seq": int(row.seq),
         "eventID": row.event_id,
-        "recordTime": format_time(row.recorded_at),
+        "recordTime": format_time(aware(row.recorded_at)),
         "reason": "the stored event cannot be read back as EPCIS 2.0",
     }
 
