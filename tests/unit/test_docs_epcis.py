@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from itptrace.capture.epcis_map import from_trace_event, to_trace_event, ui_of
+from itptrace.capture.epcis_map import TERMS, event_terms, from_trace_event, to_trace_event, ui_of
 from itptrace.capture.model import (
     TRANSACTION_KINDS,
     DestinationKind,
@@ -223,7 +223,7 @@ def test_an_event_of_no_documented_kind_is_kept_as_received() -> None:
         epc_list=["urn:itptrace:ui:KET01pack1"],
     )
     read = to_trace_event(event, "OP1")
-    assert read.message_type is MessageType.OTHER and read.details == dict(event.raw)
+    assert read.message_type is MessageType.OTHER and read.details["epcis"] == dict(event.raw)
 
 
 def identifier_forms() -> dict[str, list[str]]:
@@ -250,3 +250,12 @@ def test_the_documented_facility_operator_and_message_forms_are_what_the_node_wr
     assert written.biz_location == forms["facility"][0].replace("{ID}", "F1")
     assert ("owning_party", forms["operator"][0].replace("{ID}", "OP1")) in written.sources
     assert written.event_id == forms["message code"][0].replace("{CODE}", "M-2")
+
+
+@pytest.mark.parametrize("kind", sorted(set(MessageType) - {MessageType.OTHER}))
+def test_the_terms_the_query_filters_on_are_those_of_the_event_the_node_writes(
+    kind: MessageType,
+) -> None:
+    written = from_trace_event(sample(kind))
+    assert TERMS[kind] == (written.type, written.action, written.biz_step)
+    assert event_terms(sample(kind)) == TERMS[kind]

@@ -20,7 +20,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from itptrace.access import Actor, Permission
 from itptrace.api.deps import IDENT, PRINTABLE, Node, UiPath, caller
 from itptrace.auth import audit as audit_trail
-from itptrace.epcis.serialize import to_jsonld
 from itptrace.queries import events as event_query
 from itptrace.queries import refused as refused_query
 from itptrace.queries import report as report_query
@@ -150,9 +149,7 @@ def query_events(request: Request, ctx: Node, actor: Actor = EventReader) -> JSO
     query = request.query_params
     params = {name: ",".join(query.getlist(name)) for name in dict.fromkeys(query.keys())}
     page = event_query.query_events(ctx, actor, params)
-    document = to_jsonld(
-        page.events, kind="query", query_name="SimpleEventQuery", creation_date=ctx.clock.now()
-    )
+    document = page.document(ctx.clock.now())
     headers = {}
     if page.next_page_token:
         following = request.url.include_query_params(nextPageToken=page.next_page_token)

@@ -10,6 +10,7 @@ stamp, destination kind, amounts) travels in extension fields of the ``itp`` nam
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -91,7 +92,9 @@ def _party(pairs: tuple[tuple[str, str], ...], kind: str) -> str | None:
     return next((_strip(v, OPERATOR_URN) for k, v in pairs if k == kind), None)
 
 
-def to_trace_event(event: EpcisEvent, originator: str | None) -> TraceEvent:
+def to_trace_event(event: EpcisEvent, originator: str | None, context: Any = None) -> TraceEvent:
+    """The tobacco message an EPCIS event is; ``details`` keep the event as captured, with
+    ``context``, the ``@context`` of the document it came in (see :func:`captured`)."""
     kind = _kind(event)
     sender = str(_ext(event, "originator") or originator or "")
     facility = _strip(event.biz_location or event.read_point, FACILITY_URN)
@@ -107,6 +110,7 @@ def to_trace_event(event: EpcisEvent, originator: str | None) -> TraceEvent:
             recalled_event_id=recalled,
             reason=event.error_declaration.reason or _ext(event, "reason"),
             source="epcis",
+            details=captured(event, context),
         )
     transaction = None
     if kind in TRANSACTION_KINDS:
@@ -149,8 +153,45 @@ def to_trace_event(event: EpcisEvent, originator: str | None) -> TraceEvent:
         transaction=transaction,
         reason=(_ext(event, "reason") or event.disposition) if kind is MessageType.IDA else None,
         source="epcis",
-        details=dict(event.raw) if kind is MessageType.OTHER else {},
+        details=captured(event, context),
     )
+
+
+# The EPCIS terms of each tobacco message as from_trace_event writes it: (type, action,
+# bizStep), what the EPCIS query filters on in SQL.
+TERMS: dict[MessageType, tuple[str, str | None, str | None]] = {
+    MessageType.EUA: ("ObjectEvent", "ADD", "commissioning"),
+    MessageType.IDA: ("ObjectEvent", "DELETE", "decommissioning"),
+    **{kind: ("ObjectEvent", "OBSERVE", step) for step, kind in OBSERVE_STEPS.items()},
+    MessageType.EPA: ("AggregationEvent", "ADD", "packing"),
+    MessageType.EUD: ("AggregationEvent", "DELETE", "unpacking"),
+    **{kind: ("TransactionEvent", "ADD", None) for kind in TRANSACTION_KINDS},
+    MessageType.RCL: ("ObjectEvent", "OBSERVE", None),
+}
+TERM_LENGTH = 200  # events.biz_step
+
+
+def term_key(value: str | None) -> str | None:
+    """A bizStep as the events table keeps it: as it is, or its digest when too long."""
+    if value is None or len(value) <= TERM_LENGTH:
+        return value
+    return "#" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def captured(event: EpcisEvent, context: Any) -> dict[str, Any]:
+    """What a stored event keeps of an EPCIS event: the JSON object as captured (``epcis``),
+    its document's ``@context`` (``context``, None for a bare event, which carries its own)
+    and its EPCIS terms (``terms``: type, action, bizStep short name or URI)."""
+    terms = [event.type, event.action, term_key(event.biz_step)]
+    return {"epcis": dict(event.raw), "context": context, "terms": terms}
+
+
+def event_terms(event: TraceEvent) -> tuple[str | None, str | None, str | None]:
+    """The EPCIS type, action and bizStep the query answers for ``event``."""
+    terms = event.details.get("terms") if event.details else None
+    if terms is not None:
+        return terms[0], terms[1], terms[2]
+    return TERMS.get(event.message_type, (None, None, None))
 
 
 def parse_epcis_report(
@@ -161,7 +202,9 @@ def parse_epcis_report(
         parsed = parse_document(document)
     except EpcisValidationError as exc:
         return [], [Problem("malformed", str(issue), issue.field or None) for issue in exc.issues]
-    events = [to_trace_event(e, originator) for e in parsed.events]
+    # A bare event carries its own @context; a document's events share the document's.
+    context = document.get("@context") if parsed.kind != "event" else None
+    events = [to_trace_event(e, originator, context) for e in parsed.events]
     problems = [
         Problem(
             "missing_field",
@@ -183,8 +226,8 @@ def _epc(ui: str, gtin: str | None) -> str:
 
 def from_trace_event(event: TraceEvent, gtins: dict[str, str] | None = None) -> EpcisEvent:
     """The EPCIS form of a stored event (``gtins`` gives unit packs' GTINs for Digital Links)."""
-    if event.message_type is MessageType.OTHER and event.details:
-        return parse_document(dict(event.details)).events[0]
+    if event.message_type is MessageType.OTHER and event.details and "epcis" not in event.details:
+        return parse_document(dict(event.details)).events[0]  # stored before migration 0015
     gtins = gtins or {}
     epcs = [_epc(u, gtins.get(u)) for u in event.uis]
     ext: dict[str, Any] = {

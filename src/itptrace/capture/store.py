@@ -21,6 +21,7 @@ from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
     containment,
+    epcis_contexts,
     event_items,
     events,
     facilities,
@@ -169,6 +170,14 @@ def next_seq(conn: Connection) -> int:
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, events, rows)
+
+
+def insert_contexts(conn: Connection, rows: dict[str, str]) -> None:
+    """Document contexts by digest; one already stored (same digest, same text) is kept."""
+    if rows:
+        dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        statement = dialect_insert(epcis_contexts).on_conflict_do_nothing()
+        conn.execute(statement, [{"digest": d, "context": c} for d, c in sorted(rows.items())])
 
 
 def insert_items(conn: Connection, rows: Sequence[tuple[str, int, str]]) -> None:

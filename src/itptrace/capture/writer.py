@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from itptrace.capture import store
+from itptrace.capture.epcis_map import event_terms
 from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.capture.state import StateView, UiState
 from itptrace.ledger import records as ledger
@@ -45,12 +47,39 @@ class Accepted:
     flags: list[str]
 
 
-def _details(body: dict[str, Any], event: TraceEvent, extra: dict[str, Any]) -> str:
+def _details(
+    body: dict[str, Any], event: TraceEvent, extra: dict[str, Any], contexts: _Contexts
+) -> str:
     body.pop("uis", None)  # items live in event_items; large documents are not stored twice
     body.update(extra)
-    if event.details:
+    if event.details and "epcis" in event.details:
+        # An EPCIS event is kept as captured; its document's context once, by digest.
+        body["epcis"] = event.details["epcis"]
+        context = event.details.get("context")
+        if context is not None:
+            body["epcis_context"] = contexts.digest(context)
+    elif event.details:
         body["original"] = event.details
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class _Contexts:
+    """The distinct document contexts of one capture, by digest of their stored text."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+        self._by_object: dict[int, tuple[Any, str]] = {}
+
+    def digest(self, context: Any) -> str:
+        # The events of one document share its context object: serialise it once.
+        known = self._by_object.get(id(context))
+        if known is not None and known[0] is context:
+            return known[1]
+        text = json.dumps(context, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self.rows[digest] = text
+        self._by_object[id(context)] = (context, digest)
+        return digest
 
 
 def write_accepted(
@@ -66,11 +95,13 @@ def write_accepted(
     item_rows: list[tuple[str, int, str]] = []
     transaction_rows: list[dict[str, Any]] = []
     items_of: dict[int, list[tuple[str, str]]] = {}
+    contexts = _Contexts()
     for checked in accepted:
         event, seq = checked.event, seq_of[checked.index]
         items = list(event.uis)
         if checked.index in recalled:
             items = list(recalled[checked.index][1].uis)
+        event_type, action, biz_step = event_terms(event)
         event_rows.append(
             {
                 "seq": seq,
@@ -85,8 +116,11 @@ def write_accepted(
                 "flags": ",".join(checked.flags),
                 "fingerprint": checked.fingerprint,
                 "source": event.source,
-                "details": _details(checked.body, event, checked.extra),
+                "details": _details(checked.body, event, checked.extra, contexts),
                 "uis": json.dumps(items, separators=(",", ":")),
+                "event_type": event_type,
+                "action": action,
+                "biz_step": biz_step,
             }
         )
         pairs = [(ui, "item") for ui in items]
@@ -109,6 +143,7 @@ def write_accepted(
                     "buyer_id": t.buyer_id,
                 }
             )
+    store.insert_contexts(conn, contexts.rows)
     store.insert_events(conn, event_rows)
     store.insert_items(conn, item_rows)
     ledger.record_events(conn, event_rows, items_of, received)

@@ -229,7 +229,6 @@ def query(
     as_json: Json = False,
 ) -> None:
     """Query stored events (EQ_bizStep, MATCH_epc, GE_eventTime, perPage, nextPageToken, ...)."""
-    from itptrace.epcis.serialize import to_jsonld
     from itptrace.queries.events import query_events
 
     params: dict[str, str] = {}
@@ -238,15 +237,23 @@ def query(
         if not sep:
             raise ValueError(f"query parameter {pair!r} must look like NAME=VALUE")
         params[name] = value
-    page = query_events(node(), as_authority(), params)
+    ctx = node()
+    page = query_events(ctx, as_authority(), params)
     if as_json:
-        document = to_jsonld(page.events, kind="query", query_name="SimpleEventQuery")
+        document = page.document(ctx.clock.now())
         print_json({"document": document, "nextPageToken": page.next_page_token})
         return
     for event in page.events:
         console.print(
             f"{event.event_time.isoformat()} {event.type} {event.action or ''} "
             f"{event.biz_step or ''} {event.event_id}",
+            markup=False,
+            highlight=False,
+        )
+    for row in page.unreadable:
+        console.print(
+            f"unreadable: event {row['eventID']} (seq {row['seq']}) cannot be read back "
+            "as EPCIS 2.0",
             markup=False,
             highlight=False,
         )

@@ -152,8 +152,17 @@ def _entry(row: Row[Any], via: str | None) -> TraceEntry:
         via,
         tuple(f for f in row.flags.split(",") if f),
         row.recall_seq is not None,
-        json.loads(row.details),
+        _shown(json.loads(row.details), row.message_type),
     )
+
+
+def _shown(details: dict[str, Any], message_type: str) -> dict[str, Any]:
+    """A trace shows a tobacco message's own fields; the event as captured (its EPCs again,
+    perhaps many) is served by the EPCIS query. An event of no tobacco kind keeps it."""
+    if message_type != "OTHER":
+        details.pop("epcis", None)
+        details.pop("epcis_context", None)
+    return details
 
 
 def full_trace(ctx: Context, ui: str) -> list[TraceEntry]:

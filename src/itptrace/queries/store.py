@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 
 from itptrace.repository import history
 from itptrace.repository.schema import (
     containment,
+    epcis_contexts,
     events,
     facilities,
     recalls,
@@ -182,6 +183,8 @@ class EventFilter:
     # (role or None for any role, UIs): events naming one of the UIs in that role
     items: tuple[tuple[str | None, tuple[str, ...]], ...] = ()
     places: tuple[str, ...] = ()
+    # EPCIS terms (events.event_type, action, biz_step), each matching any of its values
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _among(values: Sequence[str], column: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -189,10 +192,22 @@ def _among(values: Sequence[str], column: ColumnElement[Any]) -> ColumnElement[b
 
 
 def matching_events(
-    conn: Connection, wanted: EventFilter, after: int, limit: int
+    conn: Connection, wanted: EventFilter, after: int, limit: int, until: int | None = None
 ) -> list[Row[Any]]:
-    """Up to ``limit`` stored events past sequence number ``after`` that match, in order."""
-    query = select(events.c.seq, events.c.recorded_at, events.c.details, events.c.uis)
+    """Up to ``limit`` stored events past sequence number ``after`` (and up to ``until``)
+    that match, in order."""
+    query = select(
+        events.c.seq,
+        events.c.event_id,
+        events.c.message_type,
+        events.c.recorded_at,
+        events.c.details,
+        events.c.uis,
+    )
+    for name, values in wanted.terms:
+        query = query.where(events.c[name].in_(values))
+    if until is not None:
+        query = query.where(events.c.seq <= until)
     if wanted.originator is not None:
         query = query.where(events.c.originator_id == wanted.originator)
     for name, cmp, instant in wanted.bounds:
@@ -218,3 +233,18 @@ def gtins_of(conn: Connection, uis: Sequence[str]) -> dict[str, str]:
         )
     )
     return {str(ui): str(gtin) for ui, gtin in rows}
+
+
+def last_seq(conn: Connection) -> int:
+    """The sequence number of the latest stored event (0 when there is none)."""
+    return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+
+def contexts(conn: Connection, digests: Sequence[str]) -> dict[str, str]:
+    """The stored text of each of these document contexts."""
+    if not digests:
+        return {}
+    query = select(epcis_contexts.c.digest, epcis_contexts.c.context).where(
+        epcis_contexts.c.digest.in_(sorted(set(digests)))
+    )
+    return {str(d): str(c) for d, c in conn.execute(query)}

@@ -276,10 +276,28 @@ events = Table(
     # Every UI the event names as an item, as a JSON array in message order: the event's
     # own record of its items, whatever the per-UI indexes below keep.
     Column("uis", Text, nullable=False, server_default="[]"),
+    # The EPCIS terms of the event as the query returns it, so that EQ_eventType, EQ_action
+    # and EQ_bizStep filter in SQL (migration 0015); a bizStep longer than the column is
+    # kept as its digest (queries.events.term_key).
+    Column("event_type", String(32)),
+    Column("action", String(8)),
+    Column("biz_step", String(200)),
     Index("ix_events_time", "event_time"),
     Index("ix_events_type_time", "message_type", "event_time"),
     Index("ix_events_originator", "originator_id", "seq"),
     Index("ix_events_facility", "facility_id"),
+    Index("ix_events_biz_step", "biz_step", "seq"),
+    Index("ix_events_kind", "event_type", "action", "seq"),
+)
+
+# The @context of the documents EPCIS events came in, once per distinct context: a captured
+# event's details name its context by this digest (SHA-256 of the stored text), so a
+# document of many events does not store its context many times.
+epcis_contexts = Table(
+    "epcis_contexts",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("context", Text, nullable=False),
 )
 
 # Which events name a UI, keyed by UI (the history of one pack). An application's packs and
