@@ -59,7 +59,7 @@ def test_a_time_that_is_not_an_instant_says_how_to_write_one(cli: Cli, at: str) 
 def test_a_page_size_that_is_not_a_number_says_so(cli: Cli) -> None:
     output = cli("events", "query", "perPage=abc", expect=1)
     assert_ours(output)
-    assert "perPage 'abc' is not a whole number: give 1 to 1000" in output
+    assert "perPage must be a whole number from 1 to 1000" in output
 
 
 def test_python_texts_of_other_inputs_are_put_in_our_words() -> None:

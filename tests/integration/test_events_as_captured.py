@@ -56,9 +56,9 @@ class Rewriter:
     """Puts a corpus event's identifiers onto what the test world's manufacturer holds."""
 
     def __init__(self, chain: Chain, packs: list[str], cartons: list[str]) -> None:
-        self.gtin, self.packs, self.cartons = chain.world.product.gtin, packs, cartons
-        self.facility = f"urn:itptrace:facility:{chain.world.plant.id}"
-        self.operator = f"urn:itptrace:operator:{chain.world.maker.id}"
+        self.gtin, self.packs, self.cartons = chain.world.gtin, packs, cartons
+        self.facility = f"urn:itptrace:facility:{chain.world.plant}"
+        self.operator = f"urn:itptrace:operator:{chain.world.maker}"
         self.used = 0
 
     def pack(self) -> str:
@@ -98,8 +98,8 @@ def world(ctx: Context) -> tuple[Chain, Rewriter]:
     """The manufacturer applied 40 packs (30 free, 10 in its first carton) at its plant."""
     chain = build_chain(ctx, packs=40, cartons=4)
     w, m, at = chain.world, chain.msg, chain.now - timedelta(days=1)
-    applied = m.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, at)
-    packed = m.aggregate(w.maker.id, w.plant.id, chain.cartons[0], chain.packs[30:], at)
+    applied = m.apply(w.maker, w.plant, w.machine, chain.packs, at)
+    packed = m.aggregate(w.maker, w.plant, chain.cartons[0], chain.packs[30:], at)
     assert chain.send(chain.maker, applied, packed).ok
     return chain, Rewriter(chain, chain.packs[:30], chain.cartons[:1])
 
@@ -189,8 +189,8 @@ def test_a_tobacco_message_sent_as_epcis_is_traced_by_its_fields_and_queried_as_
 ) -> None:
     chain = build_chain(ctx, packs=20)
     w = chain.world
-    applied = chain.msg.apply(w.maker.id, w.plant.id, w.line.id, chain.packs, chain.now)
-    event = from_trace_event(applied, dict.fromkeys(chain.packs, w.product.gtin))
+    applied = chain.msg.apply(w.maker, w.plant, w.machine, chain.packs, chain.now)
+    event = from_trace_event(applied, dict.fromkeys(chain.packs, w.gtin))
     document = to_jsonld([event], creation_date=chain.now)
     (sent,) = document["epcisBody"]["eventList"]
     sent["eventTime"] = sent["eventTime"].replace("Z", ".250Z")  # kept, though the rules

@@ -33,7 +33,7 @@ from itptrace.repository.db import make_engine
 from itptrace.repository.schema import alert_status, containment, events, ledger_leaves, ui_state
 from itptrace.sim.scenario import run_supply_chain
 from itptrace.sim.service_driver import ServiceDriver
-from itptrace.sim.world import World as ChainRun
+from itptrace.sim.world import World
 from itptrace.verify import alerts
 from itptrace.verify.model import Place, ScanInput, Verdict
 from itptrace.verify.service import verify
@@ -44,7 +44,7 @@ AUDITOR = Actor("auditor", Role.AUDITOR)
 
 
 @pytest.fixture
-def run(ctx: Context) -> ChainRun:
+def run(ctx: Context) -> World:
     return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
@@ -60,7 +60,7 @@ def forged_scan_with_alert(ctx: Context) -> int:
     return result.alerts[0]
 
 
-def new_request(ctx: Context, run: ChainRun) -> int:
+def new_request(ctx: Context, run: World) -> int:
     made = issuer.request_unit_codes(
         ctx,
         local_issuer(),
@@ -96,7 +96,7 @@ def copy_row(conn: Connection, table: Table, **changes: Any) -> None:
     conn.execute(insert(table).values({**row._mapping, **changes}))
 
 
-def test_fsck_reports_an_event_row_inserted_without_its_leaf(ctx: Context, run: ChainRun) -> None:
+def test_fsck_reports_an_event_row_inserted_without_its_leaf(ctx: Context, run: World) -> None:
     assert problems(ctx) == []
     with ctx.db.transaction() as conn:
         seq = next_key(conn, events.c.seq)
@@ -105,7 +105,7 @@ def test_fsck_reports_an_event_row_inserted_without_its_leaf(ctx: Context, run: 
 
 
 def test_fsck_reports_a_row_of_every_ledgered_kind_inserted_without_its_leaf(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     keys = record_keys()
     lifecycle.cancel_request(ctx, local_issuer(), new_request(ctx, run), "spoilt")
@@ -135,7 +135,7 @@ def test_fsck_reports_a_row_of_every_ledgered_kind_inserted_without_its_leaf(
         assert wanted in found
 
 
-def test_fsck_reports_a_leaf_whose_scan_was_deleted(ctx: Context, run: ChainRun) -> None:
+def test_fsck_reports_a_leaf_whose_scan_was_deleted(ctx: Context, run: World) -> None:
     scanned = scan(ctx, run.packs[0])
     unguard(ctx, "scans")
     run_sql(ctx, f"DELETE FROM scans WHERE scan_id = '{scanned.scan_id}'")
@@ -143,9 +143,7 @@ def test_fsck_reports_a_leaf_whose_scan_was_deleted(ctx: Context, run: ChainRun)
     assert any(f"(scan {scanned.scan_id}): its record is missing" in p for p in found), found
 
 
-def test_scans_alerts_and_alert_status_changes_are_ledger_leaves(
-    ctx: Context, run: ChainRun
-) -> None:
+def test_scans_alerts_and_alert_status_changes_are_ledger_leaves(ctx: Context, run: World) -> None:
     size = ledger.tree_head(ctx).size
     alert_id = forged_scan_with_alert(ctx)
     alerts.set_alert_status(ctx, AUTHORITY, alert_id, "investigating", "seized")
@@ -156,7 +154,7 @@ def test_scans_alerts_and_alert_status_changes_are_ledger_leaves(
     assert problems(ctx) == []
 
 
-def test_closing_an_alert_behind_the_node_s_back_is_reported(ctx: Context, run: ChainRun) -> None:
+def test_closing_an_alert_behind_the_node_s_back_is_reported(ctx: Context, run: World) -> None:
     alert_id = forged_scan_with_alert(ctx)
     unguard(ctx, "alert_status")
     run_sql(ctx, f"UPDATE alert_status SET status = 'closed' WHERE alert_id = {alert_id}")
@@ -164,7 +162,7 @@ def test_closing_an_alert_behind_the_node_s_back_is_reported(ctx: Context, run: 
     assert any("(alert_status " in p and "differs from the logged leaf" in p for p in found)
 
 
-def test_a_record_with_two_leaves_is_reported(ctx: Context, run: ChainRun) -> None:
+def test_a_record_with_two_leaves_is_reported(ctx: Context, run: World) -> None:
     scanned = scan(ctx, run.packs[0])
     with ctx.db.transaction() as conn:
         records.record_scans(conn, [scanned.scan_id], ctx.clock.now())
@@ -178,7 +176,7 @@ def test_a_record_with_two_leaves_is_reported(ctx: Context, run: ChainRun) -> No
     ]
 
 
-def test_alert_status_rows_are_stored_with_their_ids(ctx: Context, run: ChainRun) -> None:
+def test_alert_status_rows_are_stored_with_their_ids(ctx: Context, run: World) -> None:
     alert_id = forged_scan_with_alert(ctx)
     with ctx.db.transaction() as conn:
         ids = conn.execute(
@@ -198,7 +196,7 @@ def deep(ctx: Context) -> list[str]:
 
 
 def test_the_state_rebuilt_from_the_ledgered_events_equals_the_stored_one(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     lifecycle.deactivate_codes(ctx, local_issuer(), [run.packs[7]], "stolen", "after the fact")
     rebuilt = rebuild(ctx, local_issuer())
@@ -208,7 +206,7 @@ def test_the_state_rebuilt_from_the_ledgered_events_equals_the_stored_one(
 
 
 def test_a_never_applied_code_given_a_state_behind_the_node_s_back_is_reported(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     request = new_request(ctx, run)
     code = next(iter(lifecycle.request_codes(ctx, local_issuer(), request)))
@@ -229,7 +227,7 @@ def test_a_never_applied_code_given_a_state_behind_the_node_s_back_is_reported(
 
 
 def test_a_pack_moved_to_another_custodian_in_the_state_table_is_reported(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     pallet = run.pallet
     run_sql(ctx, f"UPDATE ui_state SET custodian_id = 'FORGED' WHERE ui = '{pallet}'")
@@ -237,7 +235,7 @@ def test_a_pack_moved_to_another_custodian_in_the_state_table_is_reported(
     assert len(found) == 1 and found[0].startswith(f"ui_state {pallet}: custodian_id is 'FORGED'")
 
 
-def test_a_deleted_stay_and_a_state_row_removed_are_reported(ctx: Context, run: ChainRun) -> None:
+def test_a_deleted_stay_and_a_state_row_removed_are_reported(ctx: Context, run: World) -> None:
     with ctx.db.transaction() as conn:
         child = conn.execute(select(containment.c.child).limit(1)).scalar_one()
     run_sql(ctx, f"DELETE FROM containment WHERE child = '{child}'")
@@ -249,9 +247,7 @@ def test_a_deleted_stay_and_a_state_row_removed_are_reported(ctx: Context, run: 
     assert f"ui_state {run.packs[0]}: missing, though the ledgered events give it one" in found
 
 
-def test_an_event_row_inserted_without_its_leaf_is_not_replayed(
-    ctx: Context, run: ChainRun
-) -> None:
+def test_an_event_row_inserted_without_its_leaf_is_not_replayed(ctx: Context, run: World) -> None:
     with ctx.db.transaction() as conn:
         seq = next_key(conn, events.c.seq)
         copy_row(conn, events, seq=seq, event_id="FORGED-1")
@@ -299,7 +295,7 @@ def test_an_existing_database_file_keeps_the_permissions_its_operator_gave_it(
 
 
 def test_a_consistency_proof_between_equal_tree_sizes_is_empty_and_needs_equal_roots(
-    ctx: Context, run: ChainRun
+    ctx: Context, run: World
 ) -> None:
     size, root = ledger.tree_head(ctx)
     proof = ledger.prove_consistency(ctx, AUDITOR, size, size)
