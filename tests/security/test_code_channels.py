@@ -9,12 +9,18 @@ profile of their own codes (issue #12).
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from dataclasses import replace
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from itptrace.access import Actor, Role, local_issuer
+from itptrace.api import problems, routes_verify
+from itptrace.auth import service as auth
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import Profile
@@ -23,6 +29,7 @@ from itptrace.context import Context
 from itptrace.errors import Forbidden
 from itptrace.gs1.element import CodePayload, to_element_string, to_raw
 from itptrace.sim.scenario import ChainRun, run_supply_chain
+from itptrace.verify import exchange
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verdict
 from itptrace.verify.service import verify
 from tests.integration.world import World, build_world
@@ -38,6 +45,21 @@ def run(ctx: Context) -> ChainRun:
 @pytest.fixture
 def codes(ctx: Context, run: ChainRun) -> dict[str, CodePayload]:
     return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
+
+
+@pytest.fixture
+def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
+    """The verify routes with an inspector's and an authority's token."""
+    app = FastAPI()
+    app.state.ctx = ctx
+    app.include_router(routes_verify.router)
+    problems.install(app)
+    headers = {}
+    for name, role in (("insp", "inspector"), ("auth", "authority")):
+        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=None)
+        token = auth.create_token(ctx, local_issuer(), user=name).token
+        headers[name] = {"Authorization": f"Bearer {token}"}
+    return TestClient(app), headers
 
 
 def judged(ctx: Context, text: str, source: str = "online") -> tuple[Verdict, list[ReasonCode]]:
@@ -113,3 +135,22 @@ def test_the_profile_follows_the_issuers_policy_per_operator_or_product(ctx: Con
     policy += f",{world.product.gtin}=signed"  # a product's policy wins over its operator's
     ctx.settings = ctx.settings.model_copy(update={"profile_policy": policy})
     assert issuer.request_unit_codes(ctx, maker, unit(world)).profile is Profile.SIGNED
+
+
+def test_over_http_a_typed_code_is_its_own_entry_and_a_bundle_comes_without_its_key(
+    ctx: Context, run: ChainRun, api: tuple[TestClient, dict[str, dict[str, str]]]
+) -> None:
+    client, headers = api
+    body = {"scan": run.packs[5], "scan_id": str(uuid.uuid4()), "country": "KE"}
+    scanned = client.post("/verify", json=body, headers=headers["insp"]).json()
+    assert (scanned["verdict"], scanned["reasons"][0]["code"]) == ("suspicious", "tag_missing")
+    typed = {**body, "scan_id": str(uuid.uuid4()), "entry": "typed"}
+    answer = client.post("/verify", json=typed, headers=headers["insp"]).json()
+    assert answer["verdict"] == "authentic" and answer["source"] == "typed"
+    assert [r["code"] for r in answer["reasons"]] == ["tag_not_checked"]
+    bundle = client.get("/verify/offline-bundle", headers=headers["insp"]).json()
+    pinned = exchange.bundle_key_document(ctx, INSPECTOR)
+    assert bundle["bundle_key_id"] == pinned["kid"]
+    assert pinned["public_key"] not in json.dumps(bundle)
+    for data in bundle["files"].values():
+        assert pinned["public_key"].encode() not in base64.b64decode(data)

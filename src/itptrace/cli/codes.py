@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -134,7 +135,7 @@ def verify(
     as_json: Json = False,
 ) -> None:
     """Verify a code offline (no database, no network); exit 1 when it is not valid."""
-    verdict = verify_offline(code, PublicKeySet.load(keys))
+    verdict = verify_offline(code, PublicKeySet.load(keys), datetime.now(UTC))
     if as_json:
         print_json({"valid": verdict.valid, "reason": verdict.reason, "detail": verdict.detail})
     else:

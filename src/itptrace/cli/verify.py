@@ -177,6 +177,11 @@ def pin(
         kid = DeviceTrust(settings.trust_dir).pin(document, now)
     except ValueError as exc:
         raise BundleError(f"{key_file}: {exc}") from None
+    except OSError as exc:
+        raise BundleError(
+            f"cannot write the trust store {settings.trust_dir} ({exc.strerror}): check "
+            "ITPTRACE_TRUST_DIR"
+        ) from None
     console.print(f"bundle key {kid} pinned in {settings.trust_dir}", markup=False)
 
 

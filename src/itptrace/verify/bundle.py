@@ -263,7 +263,13 @@ def load_bundle(
             "may miss codes reported stolen since; fetch a new one"
         )
     if state.newest is None or bundle.created_at > state.newest:
-        trust.accepted(bundle.created_at)
+        try:
+            trust.accepted(bundle.created_at)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot record the accepted bundle in the device's trust store "
+                f"{trust.directory} ({exc.strerror}): it must be writable"
+            ) from None
     return bundle
 
 
