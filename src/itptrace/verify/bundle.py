@@ -235,7 +235,7 @@ def load_bundle(
     when neither its files nor the store changed since it was loaded there)."""
     directory = directory.resolve()
     try:
-        state = trust.state()
+        trusted, state = trust.snapshot()
     except ValueError as exc:
         raise BundleError(str(exc)) from None
     if not state.pinned:
@@ -247,7 +247,7 @@ def load_bundle(
         stats = [(directory / n).stat() for n in (MANIFEST, FILTERS, SIGNATURE)]
     except OSError:
         raise BundleError(f"no offline bundle in {directory}: fetch one first") from None
-    stamp = (tuple((found.st_mtime_ns, found.st_size) for found in stats), trust.stamp())
+    stamp = (tuple((found.st_mtime_ns, found.st_size) for found in stats), trusted)
     if cache is None:
         bundle = _load(directory, state.pinned)
     else:

@@ -99,17 +99,21 @@ class DeviceTrust:
             raise ValueError(f"the device's trust store {path} is damaged")
         return data
 
-    def state(self) -> TrustState:
+    def snapshot(self) -> tuple[TrustStamp, TrustState]:
+        """The store's stamp and what it holds (two ``stat`` calls while unchanged)."""
         stamp = self.stamp()
         cached = self._cached
         if cached is not None and cached[0] == stamp:
-            return cached[1]
+            return cached
         keys = self._read(KEYS_FILE).get("keys", [])
         pinned = dict(parse_key_document(entry) for entry in keys)
         newest = self._read(STATE_FILE).get("newest_created_at")
         state = TrustState(pinned, parse_instant(newest) if newest else None)
         self._cached = (stamp, state)
-        return state
+        return self._cached
+
+    def state(self) -> TrustState:
+        return self.snapshot()[1]
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
