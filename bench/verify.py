@@ -47,6 +47,7 @@ from itptrace.verify import exchange
 from itptrace.verify.bundle import BundleCache, check_offline, load_bundle
 from itptrace.verify.model import Place, ScanInput, Verdict
 from itptrace.verify.service import verify
+from itptrace.verify.trust import DeviceTrust
 
 Verifier = Callable[[ScanInput], Verdict]
 INSPECTOR = Actor("bench-inspector", Role.INSPECTOR)
@@ -194,12 +195,15 @@ def measure_size(count: int, n_scans: int) -> dict[str, float]:
         lambda: exchange.export_offline_bundle(ctx, INSPECTOR, workdir / "bundle")
     )
     now = ctx.clock.now()
+    # The device's trust store, provisioned out of band with the node's bundle key.
+    trust = DeviceTrust(workdir / "trust")
+    trust.pin(exchange.bundle_key_document(ctx, INSPECTOR), now)
     bundles = BundleCache()  # what a device holds: the bundle is loaded once, then stat-checked
-    (bundle, load_s) = timed(lambda: load_bundle(bundle_dir, now, cache=bundles))
+    (bundle, load_s) = timed(lambda: load_bundle(bundle_dir, now, trust, bundles))
     offline_latencies = []
     for scan in scans[:2000]:
         t = time.perf_counter()
-        check_offline(load_bundle(bundle_dir, now, cache=bundles), scan.text)
+        check_offline(load_bundle(bundle_dir, now, trust, bundles), scan.text, now)
         offline_latencies.append((time.perf_counter() - t) * 1000)
     ctx.db.dispose()
     gc.unfreeze()

@@ -67,6 +67,8 @@ class Permission(StrEnum):
     ISSUER_CANCEL = "issuer.cancel"
     ISSUER_DEACTIVATE = "issuer.deactivate"
     ISSUER_KEYS = "issuer.keys"
+    ISSUER_KEY_LIFECYCLE = "issuer.key_lifecycle"
+    ISSUER_PROFILE = "issuer.profile"
     CAPTURE_REPORT = "capture.report"
     QUERY_TRACE = "query.trace"
     QUERY_EVENTS = "query.events"
@@ -125,6 +127,10 @@ PERMISSIONS: dict[Permission, Rule] = {
     Permission.ISSUER_CANCEL: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.ISSUER_DEACTIVATE: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.ISSUER_KEYS: Rule(_roles(_ISSUER), industry=False),
+    # Retiring (rotating), revoking and archiving a signing key; every use is audited.
+    Permission.ISSUER_KEY_LIFECYCLE: Rule(_roles(_ISSUER), industry=False),
+    # Choosing a request's code profile (signed or eu) against the issuer's policy.
+    Permission.ISSUER_PROFILE: Rule(_roles(_ISSUER), industry=False),
     Permission.CAPTURE_REPORT: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.QUERY_TRACE: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_EVENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),

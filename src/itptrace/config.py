@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     default_profile: Literal["signed", "eu"] = "signed"
     serial_length: int = Field(default=9, ge=4, le=20)
     code_expiry_days: int = Field(default=183, ge=1)
+    # How long a retired key's tags still verify after its codes' expiry: the shelf life of
+    # a pack (offline and online verification refuse its tags afterwards).
+    retired_key_verify_days: int = Field(default=1095, ge=0)
+    # The issuer's code profile by operator id or product GTIN (a GTIN wins), as
+    # "OP-1=eu,05012345678900=signed"; anyone else gets default_profile. Operators never
+    # choose it.
+    profile_policy: str = Field(default="", max_length=10_000)
+    # An inspector device's trust store: the bundle keys pinned on it (itptrace verify pin)
+    # and the newest offline bundle it has accepted.
+    trust_dir: Path = Path("./trust")
     cancel_window_working_days: int = Field(default=1, ge=0)
     max_request_quantity: int = Field(default=2_000_000, ge=1)
     # EU 2018/574 Art. 9: the chance of guessing a valid serial stays below 1 in 10,000.
@@ -67,6 +77,23 @@ class Settings(BaseSettings):
         if not ISSUER_CODE_PATTERN.match(value):
             raise ValueError("must be 3 to 6 characters from A-Z and 0-9")
         return value
+
+    @field_validator("profile_policy")
+    @classmethod
+    def _profile_policy_shape(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            subject, _, profile = item.partition("=")
+            if not subject.strip() or profile.strip() not in ("signed", "eu"):
+                raise ValueError(
+                    f"{item!r} is not <operator id or GTIN>=signed|eu (items separated by commas)"
+                )
+        return value
+
+    @property
+    def profile_policies(self) -> dict[str, str]:
+        """``profile_policy`` as a table: operator id or GTIN to profile."""
+        pairs = (item.partition("=") for item in self.profile_policy.split(",") if item.strip())
+        return {subject.strip(): profile.strip() for subject, _, profile in pairs}
 
     @field_validator("country")
     @classmethod

@@ -225,6 +225,23 @@ def test_keys_rotate_and_both_keys_are_exported(cli: Cli, tmp_path: Path) -> Non
     assert exported["issuer_code"] == "KET01"
 
 
+def test_a_rotation_archives_the_old_key_on_demand_and_a_key_can_be_revoked(
+    cli: Cli, tmp_path: Path
+) -> None:
+    archive = tmp_path / "vault" / "old.pem"
+    assert "removed from the node" in cli("keys", "rotate", "--archive", str(archive))
+    assert archive.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    old, _new = (k["kid"] for k in json.loads(cli("keys", "export"))["keys"])
+    assert f"key {old} revoked" in cli("keys", "revoke", old, "--reason", "laptop stolen")
+    exported = json.loads(cli("keys", "export"))
+    assert [k["status"] for k in exported["keys"]] == ["revoked", "active"]
+    assert exported["revoked_keys"] == [old]
+    assert "already revoked" in cli("keys", "revoke", old, "--reason", "again", expect=1)
+    assert "has left the key directory" in cli(
+        "keys", "archive", old, "--out", str(tmp_path / "x.pem"), expect=1
+    )
+
+
 def test_codes_can_be_shown_deactivated_and_their_request_cancelled(
     cli: Cli, chain: dict[str, str], tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ def setup(database_url: str, tmp_path: Path) -> tuple[Cli, dict[str, str]]:
         "ITPTRACE_COUNTRY": "KE",
         "ITPTRACE_ISSUER_CODE": "KET01",
         "ITPTRACE_CLOCK": "2026-01-05T08:00:00Z",
+        "ITPTRACE_TRUST_DIR": str(tmp_path / "device-trust"),
         "COLUMNS": "200",
     }
     codes = {
@@ -67,6 +68,7 @@ def setup(database_url: str, tmp_path: Path) -> tuple[Cli, dict[str, str]]:
         "photo": str(png),
         "ui": run.packs[0],
         "bundle": str(tmp_path / "bundle"),
+        "bundle_key": str(tmp_path / "bundle-key.json"),
     }
     return Cli(env), codes
 
@@ -103,11 +105,12 @@ def test_offline_bundle_scan_sync_and_alerts(setup: tuple[Cli, dict[str, str]]) 
     bundle = codes["bundle"]
     exported = json.loads(cli("verify", "export-offline", "--out", bundle, "--json"))
     assert exported["revoked_entries"] == 1 and exported["false_positive_rate"] <= 0.001
-    trust = ("--trust", exported["bundle_key"])
     at = ("--at", "2026-01-05T08:00:00Z")
-    out = cli(
-        "verify", "scan", codes["genuine"], "--country", "KE", "--offline", bundle, *trust, *at
-    )
+    genuine = ("verify", "scan", codes["genuine"], "--country", "KE", "--offline", bundle, *at)
+    assert "no bundle key is pinned" in cli(*genuine, expect=1)
+    assert exported["bundle_key_id"] in cli("verify", "bundle-key", "--out", codes["bundle_key"])
+    assert "pinned" in cli("verify", "pin", codes["bundle_key"])
+    out = cli(*genuine)
     assert out.startswith("AUTHENTIC") and "queued as" in out
     out = cli(
         "verify", "scan", codes["stolen"], "--country", "KE", "--offline", bundle, *at, expect=3

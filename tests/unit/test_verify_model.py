@@ -229,3 +229,21 @@ def test_a_bloom_filter_has_no_false_negatives_and_keeps_its_rate() -> None:
     bits, hashes = size_for(5_000, 0.001)
     assert (bits, hashes) == (bloom.bits, bloom.hashes) and hashes == 10
     assert false_positive_rate(bits, hashes, 0) == 0.0
+
+
+def test_a_scanned_stamp_is_compared_with_the_application_time_when_none_was_reported() -> None:
+    applied = Recorded("active", None, frozenset({"KE"}), applied_at=NOW)
+    auth = Authentication(Reason.VALID, "detail", UI, "06009876543219", NOW.strftime("%y%m%d%H"))
+    assert judge(Facts(scan(), auth, ISSUED, applied)) == []
+    late = Authentication(Reason.VALID, "detail", UI, "06009876543219", "26020300")
+    assert codes(judge(Facts(scan(), late, ISSUED, applied))) == [ReasonCode.STAMP_MISMATCH]
+
+
+def test_a_note_never_makes_a_verdict_worse() -> None:
+    assert verdict_of([Finding(ReasonCode.TAG_NOT_CHECKED, "")]) is Verdict.AUTHENTIC
+
+
+def test_an_eu_profile_code_scanned_bare_is_not_missing_a_tag() -> None:
+    eu = IssuedCode("unit", "issued", "06009876543219", "KE", profile="eu")
+    assert judge(facts(reason=Reason.NO_TAG, issued=eu)) == []
+    assert codes(judge(facts(reason=Reason.NO_TAG))) == [ReasonCode.TAG_MISSING]

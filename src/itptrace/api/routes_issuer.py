@@ -129,9 +129,12 @@ class KeyOut(BaseModel):
     kid: str
     alg: str
     public_key: str
-    status: str
+    status: str = Field(description="active, retired or revoked")
     created_at: str
     retired_at: str | None
+    verify_until: str | None = Field(description="its tags are refused when scanned later")
+    revoked_at: str | None
+    revocation_reason: str | None
 
 
 class KeySetOut(BaseModel):
@@ -142,6 +145,7 @@ class KeySetOut(BaseModel):
     product_code_length: int
     exported_at: str
     keys: list[KeyOut]
+    revoked_keys: list[str] = Field(description="key ids whose tags are refused")
 
 
 @router.post("/requests", status_code=201, response_model=IssuedBatchOut)

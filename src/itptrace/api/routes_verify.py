@@ -3,9 +3,12 @@
 Inspectors and authorities verify (``verify``); alerts are for authorities (the service
 refuses other roles). Every route reads pack-level data and is audited. ``POST /verify``
 is idempotent by ``scan_id``: a resubmitted scan answers the stored verification with
-``repeated: true``. ``POST /verify/image`` takes ``multipart/form-data`` (an ``image``
-part and the same fields as ``/verify`` as form fields) or a bare ``image/png`` or
-``image/jpeg`` body with the fields as query parameters.
+``repeated: true``; ``entry: typed`` marks a code typed in by hand (its state is checked,
+its tag is not, and the answer says so). ``GET /verify/offline-bundle`` carries the
+bundle's key id only: a device trusts the bundle by a bundle key pinned on it out of band
+(``itptrace verify pin``), never by a key sent with it. ``POST /verify/image`` takes
+``multipart/form-data`` (an ``image`` part and the same fields as ``/verify`` as form
+fields) or a bare ``image/png`` or ``image/jpeg`` body with the fields as query parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import uuid
 from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request
@@ -63,6 +66,9 @@ class ScanFields(_In):
 
 class VerifyIn(ScanFields):
     scan: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
+    entry: Literal["scanned", "typed"] = Field(
+        "scanned", description="typed: keyed in by hand; the state is checked, not the tag"
+    )
 
 
 class FindingOut(BaseModel):
@@ -93,10 +99,11 @@ class VerificationOut(BaseModel):
 
 
 class BundleOut(BaseModel):
-    """The bundle's files, base64: write each under its name to get a bundle directory."""
+    """The bundle's files, base64: write each under its name to get a bundle directory.
+    ``bundle_key_id`` names the key that signed it; the key itself is pinned out of band."""
 
     files: dict[str, str]
-    bundle_key: str
+    bundle_key_id: str
 
 
 class AlertOut(BaseModel):
@@ -155,7 +162,8 @@ def _verify(ctx: Context, actor: Actor, text: str, fields: ScanFields, source: s
 @router.post("/verify", response_model=VerificationOut)
 async def verify_scan(body: VerifyIn, ctx: Node, actor: Actor = Verifier) -> object:
     """Verify one scanned or typed code: a verdict, its reasons and the pack's facts."""
-    found = await run_in_threadpool(_verify, ctx, actor, body.scan, body, "online")
+    source = "typed" if body.entry == "typed" else "online"
+    found = await run_in_threadpool(_verify, ctx, actor, body.scan, body, source)
     return found
 
 
@@ -324,7 +332,7 @@ def offline_bundle(ctx: Node, actor: Actor = BundleReader) -> object:
     files = exchange.offline_bundle(ctx, actor)
     return BundleOut(
         files={name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
-        bundle_key=exchange.bundle_signer(ctx),
+        bundle_key_id=exchange.bundle_key_id(ctx),
     )
 
 

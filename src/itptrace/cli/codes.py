@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from itptrace.cli.common import (
     node,
     print_json,
 )
-from itptrace.codes import lifecycle
+from itptrace.codes import keyring, lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import Profile
 from itptrace.codes.offline import PublicKeySet, verify_offline
@@ -141,7 +142,7 @@ def verify(
     as_json: Json = False,
 ) -> None:
     """Verify a code offline (no database, no network); exit 1 when it is not valid."""
-    verdict = verify_offline(code, PublicKeySet.load(keys))
+    verdict = verify_offline(code, PublicKeySet.load(keys), datetime.now(UTC))
     if as_json:
         print_json({"valid": verdict.valid, "reason": verdict.reason, "detail": verdict.detail})
     else:
@@ -219,7 +220,46 @@ def export(
 
 @keys_app.command("rotate")
 @handles_errors
-def rotate() -> None:
-    """Make a new signing key; older keys stay valid for verification."""
-    info = issuer.rotate_key(node(), as_issuer())
-    console.print(f"new active key {info.kid}")
+def rotate(
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="first write the current private key to this new file (0600)"),
+    ] = None,
+) -> None:
+    """Make a new signing key; the old one is retired and its private key file removed
+    (its tags still verify for the shelf life of its codes)."""
+    ctx = node()
+    old = ctx.keys.active_kid()
+    if archive is not None and old is not None:
+        keyring.archive_key(ctx, as_issuer(), old, archive)
+        console.print(f"private key {old} archived to {archive}", markup=False)
+    info = issuer.rotate_key(ctx, as_issuer())
+    retired = f"; key {old} retired, its private key removed from the node" if old else ""
+    console.print(f"new active key {info.kid}{retired}", markup=False)
+
+
+@keys_app.command("revoke")
+@handles_errors
+def revoke(
+    kid: Annotated[str, typer.Argument(help="the key id to revoke")],
+    reason: Annotated[str, typer.Option(help="why (e.g. compromised)")],
+) -> None:
+    """Revoke a signing key: its tags are refused online and in every later offline bundle."""
+    ctx = node()
+    info = keyring.revoke_key(ctx, as_issuer(), kid, reason)
+    console.print(
+        f"key {info.kid} revoked; make offline bundles again so devices learn it"
+        + ("" if ctx.keys.active_kid() else "; run 'itptrace keys rotate' for a new key"),
+        markup=False,
+    )
+
+
+@keys_app.command("archive")
+@handles_errors
+def archive_key(
+    kid: Annotated[str, typer.Argument(help="the active key's id")],
+    out: Annotated[Path, typer.Option(help="a new file for the private key (0600)")],
+) -> None:
+    """Write the active private key to a file for safekeeping off the node."""
+    path = keyring.archive_key(node(), as_issuer(), kid, out)
+    console.print(f"private key {kid} archived to {path}", markup=False)

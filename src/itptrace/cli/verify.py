@@ -1,9 +1,15 @@
-"""``itptrace verify scan|export-offline|sync`` and ``itptrace alerts list|show|set-status``.
+"""``itptrace verify scan|export-offline|bundle-key|pin|sync`` and ``itptrace alerts ...``.
 
-``verify scan`` verifies a typed or scanned code (or ``--image`` a photo of one) against the
-node, or with ``--offline DIR`` against an offline bundle alone (no database, no network;
-the scan is queued in DIR for ``verify sync``). It exits 0 for an authentic pack, 3 for any
-other verdict and 1 when the verification itself is refused.
+``verify scan`` verifies a scanned code (``--typed`` for one typed in by hand, whose tag is
+not checked; ``--image`` for a photo of one) against the node, or with ``--offline DIR``
+against an offline bundle alone (no database, no network; the scan is queued in DIR for
+``verify sync``). It exits 0 for an authentic pack, 3 for any other verdict and 1 when the
+verification itself is refused.
+
+Offline trust is provisioned out of band: on the node, ``verify bundle-key --out FILE``
+writes the node's bundle public key; on the device, ``verify pin FILE`` pins it in the
+device's trust store (``ITPTRACE_TRUST_DIR``). A device verifies offline only from bundles
+signed by a pinned key, never older than the newest it has accepted.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from typing import Annotated
 import typer
 
 from itptrace.cli.common import as_authority, console, handles_errors, node, print_json
-from itptrace.clock import parse_instant
+from itptrace.clock import clock_from_setting, parse_instant
+from itptrace.config import load_settings
 from itptrace.verify import alerts as alerting
 from itptrace.verify import exchange, queue
-from itptrace.verify.bundle import verify_offline_bundle
+from itptrace.verify.bundle import BundleError, verify_offline_bundle
 from itptrace.verify.model import Place, ScanInput, Verdict, VerifyError
 from itptrace.verify.service import decode_photo, verify
+from itptrace.verify.trust import DeviceTrust
 
 app = typer.Typer(help="Verify codes as an inspector: online, offline or from a photo.")
 alerts_app = typer.Typer(help="Alerts raised by verifications, for the authorities.")
@@ -49,9 +57,9 @@ def scan(
     country: Annotated[str, typer.Option(help="where it is scanned, ISO 3166-1 alpha-2")] = "",
     image: Annotated[Path | None, typer.Option(help="a photo of the code instead")] = None,
     offline: Annotated[Path | None, typer.Option(help="verify from this bundle only")] = None,
-    trust: Annotated[
-        list[str] | None, typer.Option(help="bundle public key to trust (repeatable)")
-    ] = None,
+    typed: Annotated[
+        bool, typer.Option("--typed", help="the code was typed in: check state, not the tag")
+    ] = False,
     place: Annotated[str | None, typer.Option(help="place name")] = None,
     lat: Annotated[float | None, typer.Option(help="latitude")] = None,
     lon: Annotated[float | None, typer.Option(help="longitude")] = None,
@@ -65,10 +73,13 @@ def scan(
     if not country:
         raise VerifyError("--country is required (ISO 3166-1 alpha-2, e.g. KE)")
     text = _scan_text(code, image)
+    if typed and image is not None:
+        raise VerifyError("--typed is for a code typed in by hand, not a photo")
     where = Place(country, place, lat, lon)
     ident = scan_id or str(uuid.uuid4())
     if offline is not None:
         now = parse_instant(at) if at else datetime.now(UTC)
+        trust = DeviceTrust(load_settings().trust_dir)
         check = verify_offline_bundle(text, offline, now, trust)
         scan_input = ScanInput(text, where, now, ident, gtin, brand, source="offline")
         queue.enqueue(offline, scan_input, check.verdict.value)
@@ -82,7 +93,7 @@ def scan(
     else:
         ctx = node()
         when = parse_instant(at) if at else ctx.clock.now()
-        source = "image" if image is not None else "online"
+        source = "image" if image is not None else "typed" if typed else "online"
         result = verify(
             ctx, as_authority(), ScanInput(text, where, when, ident, gtin, brand, source)
         )
@@ -119,7 +130,7 @@ def export_offline(
         "valid_until": manifest["valid_until"],
         "revoked_entries": manifest["revoked"]["entries"],
         "false_positive_rate": manifest["revoked"]["false_positive_rate"],
-        "bundle_key": exchange.bundle_signer(ctx),
+        "bundle_key_id": exchange.bundle_key_id(ctx),
     }
     if as_json:
         print_json(summary)
@@ -127,9 +138,51 @@ def export_offline(
         console.print(
             f"bundle written to {path}: {summary['revoked_entries']} revoked UIs, "
             f"false-positive rate {summary['false_positive_rate']:.2g}, valid until "
-            f"{summary['valid_until']}, signed by bundle key {summary['bundle_key']}",
+            f"{summary['valid_until']}, signed by bundle key {summary['bundle_key_id']} "
+            "(devices must have it pinned: verify bundle-key, then verify pin)",
             markup=False,
         )
+
+
+@app.command("bundle-key")
+@handles_errors
+def bundle_key(
+    out: Annotated[Path, typer.Option(help="file for the bundle public key")],
+) -> None:
+    """Write the node's bundle public key, to pin on inspector devices (verify pin)."""
+    document = exchange.bundle_key_document(node(), as_authority())
+    out.write_text(json.dumps(document, indent=1) + "\n")
+    console.print(
+        f"bundle key {document['kid']} written to {out}: carry it to each device yourself "
+        "(not with a bundle) and run 'itptrace verify pin' there",
+        markup=False,
+    )
+
+
+@app.command("pin")
+@handles_errors
+def pin(
+    key_file: Annotated[Path, typer.Argument(help="the node's bundle key file")],
+) -> None:
+    """Pin a node's bundle key on this device: offline bundles are trusted by it alone."""
+    try:
+        document = json.loads(key_file.read_text())
+    except ValueError:
+        raise BundleError(f"{key_file} is not a bundle key file (not JSON)") from None
+    except OSError:
+        raise BundleError(f"cannot read the bundle key file {key_file}") from None
+    settings = load_settings()
+    try:
+        now = clock_from_setting(settings.clock).now()
+        kid = DeviceTrust(settings.trust_dir).pin(document, now)
+    except ValueError as exc:
+        raise BundleError(f"{key_file}: {exc}") from None
+    except OSError as exc:
+        raise BundleError(
+            f"cannot write the trust store {settings.trust_dir} ({exc.strerror}): check "
+            "ITPTRACE_TRUST_DIR"
+        ) from None
+    console.print(f"bundle key {kid} pinned in {settings.trust_dir}", markup=False)
 
 
 @app.command("sync")

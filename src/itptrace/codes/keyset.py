@@ -17,17 +17,35 @@ from __future__ import annotations
 
 import base64
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from itptrace.clock import parse_instant
 from itptrace.codes.model import PRODUCT_CODE_LENGTH, UiLayout
-from itptrace.codes.offline import KEYSET_FORMAT, PublicKeySet
+from itptrace.codes.offline import KEYSET_FORMAT, KeyWindow, PublicKeySet
 from itptrace.config import Settings
 from itptrace.keys.store import KeyInfo, KeyStore, RingStamp
 
 
+def verify_until(settings: Settings, key: KeyInfo) -> str | None:
+    """Until when a key's tags verify: open while it signs; after its retirement, as long as
+    the codes it signed may be applied (their expiry) and then sold (the shelf life)."""
+    if key.revoked_at:
+        return key.revoked_at
+    if not key.retired_at:
+        return None
+    days = settings.code_expiry_days + settings.retired_key_verify_days
+    return (parse_instant(key.retired_at) + timedelta(days=days)).isoformat()
+
+
+def _window(settings: Settings, key: KeyInfo) -> KeyWindow:
+    until = verify_until(settings, key)
+    return KeyWindow(parse_instant(key.created_at), parse_instant(until) if until else None)
+
+
 def public_keys_document(settings: Settings, keys: list[KeyInfo], now: datetime) -> dict[str, Any]:
-    """The public verification material: keys, key ids and the UI layout. No secrets."""
+    """The public verification material: keys, key ids, their validity windows and
+    revocations, and the UI layout. No secrets."""
     return {
         "format": KEYSET_FORMAT,
         "country": settings.country,
@@ -43,9 +61,13 @@ def public_keys_document(settings: Settings, keys: list[KeyInfo], now: datetime)
                 "status": k.status,
                 "created_at": k.created_at,
                 "retired_at": k.retired_at,
+                "verify_until": verify_until(settings, k),
+                "revoked_at": k.revoked_at,
+                "revocation_reason": k.revocation_reason,
             }
             for k in keys
         ],
+        "revoked_keys": [k.kid for k in keys if k.revoked_at],
     }
 
 
@@ -67,6 +89,7 @@ class PublishedKeys:
             return cached[1]
         with self._lock:
             stamp = self._keys.stamp()
+            ring = self._keys.keys()
             keyset = PublicKeySet(
                 country=self._settings.country,
                 layout=UiLayout(
@@ -74,9 +97,9 @@ class PublishedKeys:
                     serial_length=self._settings.serial_length,
                     product_code_length=PRODUCT_CODE_LENGTH,
                 ),
-                keys={
-                    k.kid: base64.urlsafe_b64decode(k.public_key + "==") for k in self._keys.keys()
-                },
+                keys={k.kid: base64.urlsafe_b64decode(k.public_key + "==") for k in ring},
+                windows={k.kid: _window(self._settings, k) for k in ring},
+                revoked=frozenset(k.kid for k in ring if k.revoked_at),
             )
             self._cached = (stamp, keyset)
             self.parses += 1

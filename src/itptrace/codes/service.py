@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from itptrace.access import Actor, Permission, authorize
-from itptrace.codes import store
+from itptrace.access import Actor, Permission, allowed, authorize
+from itptrace.codes import keyring, store
 from itptrace.codes.model import (
     PRODUCT_CODE_ALPHABET,
     PRODUCT_CODE_LENGTH,
@@ -29,6 +29,7 @@ from itptrace.codes.model import (
 from itptrace.codes.pipeline import sign_inline, signed_chunks
 from itptrace.context import Context
 from itptrace.countries import checked_country
+from itptrace.errors import Forbidden
 from itptrace.keys.store import KeyInfo
 from itptrace.ledger import service as ledger
 from itptrace.registry import service as registry
@@ -113,6 +114,28 @@ def _signing_key(ctx: Context, profile: Profile) -> tuple[str | None, bytes | No
     if kid is None:
         raise IssuerError("the issuer has no signing key yet: run 'itptrace init'", code="no_key")
     return kid, ctx.keys.private_key_pem(kid)
+
+
+def issuer_profile(ctx: Context, operator_id: str, gtin: str | None) -> Profile:
+    """The issuer's profile policy for a request: by product, then operator, then default."""
+    policy = ctx.settings.profile_policies
+    chosen = (gtin and policy.get(gtin)) or policy.get(operator_id) or ctx.settings.default_profile
+    return Profile(chosen)
+
+
+def _profile(actor: Actor, asked: Profile | None, policy: Profile) -> Profile:
+    """The profile a request gets: the policy, unless the issuer's own staff chose another
+    (an operator naming another profile is refused, never silently obeyed)."""
+    if asked is None or asked is policy:
+        return policy
+    if not allowed(actor, Permission.ISSUER_PROFILE):
+        raise Forbidden(
+            f"the code profile is the issuer's policy ({policy.value} for this request); "
+            f"{actor.name} may not ask for {asked.value}",
+            subject="profile",
+            code="profile_is_issuer_policy",
+        )
+    return asked
 
 
 def _product_code(conn: Connection, combination: dict[str, str], now: datetime) -> str:
@@ -230,7 +253,8 @@ def request_unit_codes(
                 subject=importer.id,
                 code="not_an_importer",
             )
-    profile = request.profile or Profile(ctx.settings.default_profile)
+    policy = issuer_profile(ctx, request.operator_id, product.gtin)
+    profile = _profile(actor, request.profile, policy)
     kid, pem = _signing_key(ctx, profile)
     combination = {
         "facility_id": request.facility_id,
@@ -300,7 +324,8 @@ def request_aggregate_codes(
     authorize(actor, Permission.ISSUER_REQUEST, operator_id=request.operator_id)
     _check_quantity(ctx, request.quantity)
     _check_facility_of(ctx, request.operator_id, request.facility_id)
-    profile = request.profile or Profile(ctx.settings.default_profile)
+    policy = issuer_profile(ctx, request.operator_id, None)
+    profile = _profile(actor, request.profile, policy)
     kid, pem = _signing_key(ctx, profile)
     with ctx.db.transaction() as conn:
         values = _request_values(
@@ -342,9 +367,8 @@ def ensure_signing_key(ctx: Context, actor: Actor) -> KeyInfo:
 
 
 def rotate_key(ctx: Context, actor: Actor) -> KeyInfo:
-    """A new active key; older keys are retired but stay published for verification."""
-    authorize(actor, Permission.ISSUER_KEYS)
-    return ctx.keys.generate(ctx.clock.now())
+    """A new active key; the older one is retired (see ``codes.keyring``), audited."""
+    return keyring.rotate_key(ctx, actor)
 
 
 def sign_codes(ctx: Context, actor: Actor, codes: list[str], gtin: str | None) -> list[str]:

@@ -2,8 +2,13 @@
 
 Private keys live in the key directory as PKCS#8 PEM files with mode 0600 (the directory
 0700), never in the database and never in logs. ``keyring.json`` beside them lists every
-key id with its public key and whether it is active or retired; retired keys stay listed so
-codes signed with them keep verifying after a rotation.
+key id with its public key and whether it is active, retired or revoked; retired keys stay
+listed so codes signed with them keep verifying after a rotation (within the window the
+published key set gives them), revoked keys stay listed so verifiers refuse them.
+
+A key leaves signing by retirement (a rotation) or revocation (it is compromised). Either
+way its private key file is removed from the key directory at once: only the active key is
+ever on disk. ``archive`` writes a private key elsewhere first, for whoever must keep it.
 
 The key ring is read from disk only when it has changed: ``stamp()`` is one ``stat`` of
 ``keyring.json`` (inode, size, modification and change times), and the parsed ring is kept
@@ -35,9 +40,13 @@ class KeyInfo:
     public_key: str  # unpadded base64url of the 32-byte raw Ed25519 key
     created_at: str
     retired_at: str | None
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
 
     @property
     def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
         return "retired" if self.retired_at else "active"
 
 
@@ -98,7 +107,7 @@ class KeyStore:
 
     def private_key_pem(self, kid: str) -> bytes:
         """The PEM of one private key; only the issuer's own processes call this."""
-        path = self.directory / f"{kid}.key"
+        path = self._private_path(kid)
         if not path.exists():
             raise NotFound(f"no private key {kid} in the issuer's key directory", subject=kid)
         return path.read_bytes()
@@ -109,8 +118,54 @@ class KeyStore:
             raise NotFound(f"key {kid} is not an Ed25519 key", subject=kid)
         return key
 
+    def _private_path(self, kid: str) -> Path:
+        return self.directory / f"{kid}.key"
+
+    def archive(self, kid: str, out: Path) -> Path:
+        """Write one private key to ``out`` (mode 0600) for safekeeping away from the node;
+        only a key still in the key directory (the active one) can be archived."""
+        pem = self.private_key_pem(kid)
+        if out.exists():
+            raise ValueError(f"{out} already exists: choose a new file for the archive")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomically(out, pem, 0o600)
+        except OSError as exc:
+            raise ValueError(f"cannot write the archive {out}: {exc.strerror}") from None
+        return out
+
+    def _drop_private_keys(self, keep: str | None) -> None:
+        """Remove every private key file but ``keep``'s (retired and revoked keys never
+        stay on disk, including those left by versions that kept them)."""
+        for path in self.directory.glob("*.key"):
+            if path.stem != keep:
+                path.unlink(missing_ok=True)
+
+    def _write_ring(self, ring: dict[str, Any]) -> None:
+        self._write_atomically(self._ring_path, json.dumps(ring, indent=2).encode(), 0o600)
+        self._cached = None  # read back (and stamped) on next use
+
+    def revoke(self, kid: str, now: datetime, reason: str) -> KeyInfo:
+        """Mark a key revoked (its signatures are refused from now on, online and offline)
+        and remove its private key; a revoked active key leaves the issuer without one."""
+        ring = json.loads(json.dumps(self._read_ring()))
+        entry = next((e for e in ring["keys"] if e["kid"] == kid), None)
+        if entry is None:
+            raise NotFound(f"no key {kid} in the key ring", subject=kid)
+        stamp = now.isoformat()
+        if not entry.get("revoked_at"):
+            entry["revoked_at"] = stamp
+            entry["revocation_reason"] = reason
+            entry["retired_at"] = entry.get("retired_at") or stamp
+        if ring["active"] == kid:
+            ring["active"] = None
+        self._write_ring(ring)
+        self._drop_private_keys(ring["active"])
+        return KeyInfo(**entry)
+
     def generate(self, now: datetime) -> KeyInfo:
-        """Make a new key, make it the active one and retire the previous active key."""
+        """Make a new key, make it the active one and retire the previous active key
+        (whose private key file is removed: ``archive`` it first to keep it)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
         key = Ed25519PrivateKey.generate()
@@ -121,7 +176,7 @@ class KeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        self._write_atomically(self.directory / f"{kid}.key", pem, 0o600)
+        self._write_atomically(self._private_path(kid), pem, 0o600)
         ring = json.loads(json.dumps(self._read_ring()))  # a copy: the cached ring stays as read
         stamp = now.isoformat()
         for entry in ring["keys"]:
@@ -130,6 +185,6 @@ class KeyStore:
         info = KeyInfo(kid=kid, public_key=b64url_encode(raw), created_at=stamp, retired_at=None)
         ring["keys"].append(info.__dict__)
         ring["active"] = kid
-        self._write_atomically(self._ring_path, json.dumps(ring, indent=2).encode(), 0o600)
-        self._cached = None  # read back (and stamped) on next use
+        self._write_ring(ring)
+        self._drop_private_keys(kid)
         return info

@@ -8,13 +8,15 @@ A bundle is a directory of three files:
   hashes, offset in ``revoked.bin``, false-positive rate) with the SHA-256 of ``revoked.bin``;
 * ``revoked.bin``: the Bloom filters of deactivated, stolen, lost and recalled UIs;
 * ``bundle.sig``: an Ed25519 signature of ``bundle.json``'s bytes by the node's bundle key
-  (``<key_dir>/bundle``, never the issuer's code-signing key), with its key id.
+  (``<key_dir>/bundle``, never the issuer's code-signing key), with its key id only: the
+  key itself is never in the bundle, nor in the answer that carries it.
 
-``verify_offline_bundle`` refuses an expired or badly signed bundle (``BundleError``), then
-checks the code's signature and looks its UI up in the filters. Pass ``trusted_keys`` (the
-node's bundle public keys, provisioned on the device) to also check the bundle's origin;
-without it only its integrity is checked. Scans made offline wait in ``queue.jsonl`` for
-``exchange.sync_offline_scans``. Nothing here touches a database or the network.
+``verify_offline_bundle`` refuses (``BundleError``) a bundle that no bundle key pinned on
+the device (``verify.trust``) signed, a damaged or expired one, and one older than the
+newest the device has accepted; then it checks the code's signature, its key's revocation
+and validity window, and looks its UI up in the filters. Scans made offline wait in
+``queue.jsonl`` for ``exchange.sync_offline_scans``. Nothing here touches a database or
+the network.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import base64
 import hashlib
 import json
 import threading
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from itptrace.clock import parse_instant
 from itptrace.codes.offline import PublicKeySet, Reason, verify_offline
-from itptrace.keys.signing import b64url_decode_strict, b64url_encode, public_raw, tag_is_valid
+from itptrace.keys.signing import b64url_encode, key_id_for, public_raw, tag_is_valid
 from itptrace.verify.bloom import BloomFilter
 from itptrace.verify.model import (
     CATALOGUE,
@@ -44,7 +45,8 @@ from itptrace.verify.model import (
     VerifyError,
     verdict_of,
 )
-from itptrace.verify.rules import AUTH_FAILURES
+from itptrace.verify.rules import AUTH_FAILURES, KEY_FINDINGS, UNPROVEN
+from itptrace.verify.trust import DeviceTrust, TrustStamp
 
 BUNDLE_FORMAT = "itptrace-offline-bundle/1"
 SIGNATURE_FORMAT = "itptrace-bundle-signature/1"
@@ -98,12 +100,10 @@ def bundle_files(
         },
     }
     body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    raw = public_raw(key)
     signature = {
         "format": SIGNATURE_FORMAT,
         "alg": "Ed25519",
-        "kid": hashlib.sha256(raw).hexdigest()[:8],
-        "public_key": b64url_encode(raw),
+        "kid": key_id_for(public_raw(key)),
         "signature": b64url_encode(key.sign(body)),
     }
     return {
@@ -130,8 +130,9 @@ class LoadedBundle:
     manifest: dict[str, Any]
     keyset: PublicKeySet
     filters: dict[str, BloomFilter]
-    signer: str
+    signer: str  # the key id of the pinned bundle key that signed it
     valid_until: datetime
+    created_at: datetime
 
 
 def _read(path: Path) -> bytes:
@@ -141,17 +142,28 @@ def _read(path: Path) -> bytes:
         raise BundleError(f"cannot read the offline bundle: {exc}") from None
 
 
-def _load(directory: Path) -> LoadedBundle:
+def _load(directory: Path, pinned: dict[str, bytes]) -> LoadedBundle:
+    """Read and check a bundle against the pinned keys alone (any key in it is ignored)."""
     body = _read(directory / MANIFEST)
     blob = _read(directory / FILTERS)
     try:
         signature = json.loads(_read(directory / SIGNATURE))
-        public = b64url_decode_strict(signature["public_key"]) or b""
-        manifest = json.loads(body)
-        signed = tag_is_valid(public, body, signature["signature"])
+        kid = str(signature["kid"])
+        public = pinned.get(kid)
+        signed = public is not None and tag_is_valid(public, body, str(signature["signature"]))
     except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"the offline bundle's signature file is damaged: {exc}") from None
+    if public is None:
+        raise BundleError(
+            f"the offline bundle is signed by bundle key {kid}, which is not pinned on this "
+            "device: pin the node's bundle key (itptrace verify pin <key file>) or fetch a "
+            "bundle from your own node"
+        )
+    try:
+        manifest = json.loads(body) if signed else None
+    except ValueError as exc:
         raise BundleError(f"the offline bundle is damaged: {exc}") from None
-    if not signed or manifest.get("format") != BUNDLE_FORMAT:
+    if manifest is None or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError("the offline bundle's signature does not verify")
     revoked = manifest["revoked"]
     if hashlib.sha256(blob).hexdigest() != revoked["sha256"]:
@@ -166,14 +178,23 @@ def _load(directory: Path) -> LoadedBundle:
         )
         for f in revoked["filters"]
     }
-    keyset = PublicKeySet.from_json(manifest["public_keys"])
+    keys = manifest["public_keys"]
+    keyset = PublicKeySet.from_json(
+        {**keys, "revoked_keys": [*keys.get("revoked_keys", []), *manifest.get("revoked_keys", [])]}
+    )
     return LoadedBundle(
-        manifest, keyset, filters, signature["public_key"], parse_instant(manifest["valid_until"])
+        manifest,
+        keyset,
+        filters,
+        kid,
+        parse_instant(manifest["valid_until"]),
+        parse_instant(manifest["created_at"]),
     )
 
 
-# What identifies one version of a bundle's files: (modification time, size) of each.
-BundleStamp = tuple[tuple[int, int], ...]
+# What identifies one version of a bundle's files, (modification time, size) of each, and
+# of the device's trust store.
+BundleStamp = tuple[tuple[tuple[int, int], ...], TrustStamp]
 
 
 class BundleCache:
@@ -189,12 +210,12 @@ class BundleCache:
         self._lock = threading.Lock()
         self._entries: dict[Path, tuple[BundleStamp, LoadedBundle]] = {}
 
-    def load(self, directory: Path, stamp: BundleStamp) -> LoadedBundle:
+    def load(self, directory: Path, stamp: BundleStamp, pinned: dict[str, bytes]) -> LoadedBundle:
         with self._lock:
             found = self._entries.get(directory)
         if found is not None and found[0] == stamp:
             return found[1]
-        bundle = _load(directory)
+        bundle = _load(directory, pinned)
         with self._lock:
             self._entries.pop(directory, None)
             if len(self._entries) >= self._size:
@@ -206,30 +227,55 @@ class BundleCache:
 def load_bundle(
     directory: Path,
     now: datetime,
-    trusted_keys: Collection[str] | None = None,
+    trust: DeviceTrust,
     cache: BundleCache | None = None,
 ) -> LoadedBundle:
-    """The bundle in ``directory``, checked: signature, integrity, origin and validity
-    (read from ``cache`` when its files have not changed since it was loaded there)."""
+    """The bundle in ``directory``, checked against the device's ``trust`` store: signed by a
+    pinned key, whole, unexpired and no older than the newest accepted (read from ``cache``
+    when neither its files nor the store changed since it was loaded there)."""
     directory = directory.resolve()
     try:
+        trusted, state = trust.snapshot()
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
+    if not state.pinned:
+        raise BundleError(
+            f"no bundle key is pinned on this device ({trust.directory}): pin the node's "
+            "bundle key first (itptrace verify pin <key file>)"
+        )
+    try:
         stats = [(directory / n).stat() for n in (MANIFEST, FILTERS, SIGNATURE)]
-    except OSError as exc:
-        raise BundleError(f"no offline bundle in {directory}: {exc}") from None
-    stamp = tuple((found.st_mtime_ns, found.st_size) for found in stats)
-    bundle = _load(directory) if cache is None else cache.load(directory, stamp)
-    if trusted_keys is not None and bundle.signer not in trusted_keys:
-        raise BundleError("the offline bundle is not signed by a trusted bundle key")
+    except OSError:
+        raise BundleError(f"no offline bundle in {directory}: fetch one first") from None
+    stamp = (tuple((found.st_mtime_ns, found.st_size) for found in stats), trusted)
+    if cache is None:
+        bundle = _load(directory, state.pinned)
+    else:
+        bundle = cache.load(directory, stamp, state.pinned)
     if now >= bundle.valid_until:
         raise BundleError(
             f"the offline bundle expired on {bundle.valid_until.isoformat()}: fetch a new one"
         )
+    if state.newest is not None and bundle.created_at < state.newest:
+        raise BundleError(
+            f"the offline bundle was made on {bundle.created_at.isoformat()}, before the "
+            f"newest this device has accepted ({state.newest.isoformat()}): an older bundle "
+            "may miss codes reported stolen since; fetch a new one"
+        )
+    if state.newest is None or bundle.created_at > state.newest:
+        try:
+            trust.accepted(bundle.created_at)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot record the accepted bundle in the device's trust store "
+                f"{trust.directory} ({exc.strerror}): it must be writable"
+            ) from None
     return bundle
 
 
-def check_offline(bundle: LoadedBundle, scan_text: str) -> OfflineCheck:
-    """The verdict on one code from a loaded, checked bundle."""
-    offline = verify_offline(scan_text, bundle.keyset)
+def check_offline(bundle: LoadedBundle, scan_text: str, at: datetime) -> OfflineCheck:
+    """The verdict on one code scanned at ``at``, from a loaded, checked bundle."""
+    offline = verify_offline(scan_text, bundle.keyset, at)
     payload = offline.payload
     ui = payload.ui if payload else None
     findings: list[Finding] = []
@@ -237,7 +283,9 @@ def check_offline(bundle: LoadedBundle, scan_text: str) -> OfflineCheck:
         findings.append(Finding(AUTH_FAILURES[offline.reason], offline.detail))
     elif offline.reason is Reason.NO_TAG:
         findings.append(Finding(ReasonCode.NOT_VERIFIABLE_OFFLINE, offline.detail))
-    if ui is not None and offline.reason in (Reason.VALID, Reason.NO_TAG):
+    elif offline.reason in KEY_FINDINGS:
+        findings.append(Finding(KEY_FINDINGS[offline.reason], offline.detail))
+    if ui is not None and offline.reason in (Reason.VALID, *UNPROVEN):
         for reason, bloom in bundle.filters.items():
             if ui in bloom:
                 code = DEACTIVATION_REASON_CODES.get(reason, ReasonCode.DEACTIVATED)
@@ -262,8 +310,8 @@ def verify_offline_bundle(
     scan_text: str,
     bundle_dir: Path,
     now: datetime,
-    trusted_keys: Collection[str] | None = None,
+    trust: DeviceTrust,
     cache: BundleCache | None = None,
 ) -> OfflineCheck:
-    """Verify a scanned code from the bundle alone (see the module docstring)."""
-    return check_offline(load_bundle(bundle_dir, now, trusted_keys, cache), scan_text)
+    """Verify a code scanned at ``now`` from the bundle alone (see the module docstring)."""
+    return check_offline(load_bundle(bundle_dir, now, trust, cache), scan_text, now)

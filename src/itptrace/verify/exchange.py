@@ -1,10 +1,13 @@
 """The node's side of offline verification: making bundles and taking in offline scans.
 
 ``offline_bundle`` builds a signed bundle (``bundle`` describes its files) from the issuer's
-public keys and the current list of deactivated, stolen, lost and recalled UIs, signed with
-the node's bundle key in ``<key_dir>/bundle`` (made on first use; never the issuer's
-code-signing key). ``sync_offline_scans`` uploads a device's queued scans through
-``service.verify``, marking each done once stored, so none is lost or stored twice.
+public keys (with their validity windows and the list of revoked keys) and the current list
+of deactivated, stolen, lost and recalled UIs, signed with the node's bundle key in
+``<key_dir>/bundle`` (made on first use; never the issuer's code-signing key). A device
+trusts it only under a key pinned on it out of band: ``bundle_key_document`` is the file
+to pin (``itptrace verify bundle-key``), never sent with a bundle. ``sync_offline_scans``
+uploads a device's queued scans through ``service.verify``, marking each done once stored,
+so none is lost or stored twice.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from itptrace.codes import lifecycle
 from itptrace.codes.model import PRODUCT_CODE_LENGTH
 from itptrace.context import Context
 from itptrace.errors import DomainError
-from itptrace.keys.signing import b64url_encode, public_raw
+from itptrace.keys.signing import key_id_for, public_raw
 from itptrace.keys.store import KeyStore
 from itptrace.verify import queue, store
 from itptrace.verify.bloom import BloomFilter, false_positive_rate
@@ -33,6 +36,7 @@ from itptrace.verify.model import (
     Verification,
 )
 from itptrace.verify.service import verify
+from itptrace.verify.trust import key_document
 
 GROUPS = (*DEACTIVATION_REASON_CODES, "deactivated")
 
@@ -90,13 +94,15 @@ def offline_bundle(ctx: Context, actor: Actor) -> dict[str, bytes]:
     for bloom in filters.values():
         miss *= 1 - false_positive_rate(bloom.bits, bloom.hashes, bloom.count)
     now = ctx.clock.now()
+    public_keys = lifecycle.export_public_keys(ctx)
     manifest = {
         "format": BUNDLE_FORMAT,
         "country": ctx.settings.country,
         "issuer_code": ctx.settings.issuer_code,
         "created_at": now.isoformat(),
         "valid_until": (now + BUNDLE_VALIDITY).isoformat(),
-        "public_keys": lifecycle.export_public_keys(ctx),
+        "public_keys": public_keys,
+        "revoked_keys": public_keys["revoked_keys"],
         "patterns": code_patterns(ctx),
         "revoked": {
             "entries": sum(b.count for b in filters.values()),
@@ -112,9 +118,18 @@ def export_offline_bundle(ctx: Context, actor: Actor, out_dir: Path) -> Path:
     return write_files(out_dir, offline_bundle(ctx, actor))
 
 
-def bundle_signer(ctx: Context) -> str:
-    """The public key (base64url) that signs this node's bundles."""
-    return b64url_encode(public_raw(_signing_key(ctx)))
+def bundle_key_id(ctx: Context) -> str:
+    """The key id of the bundle key that signs this node's bundles (not the key itself)."""
+    return key_id_for(public_raw(_signing_key(ctx)))
+
+
+def bundle_key_document(ctx: Context, actor: Actor) -> dict[str, Any]:
+    """The node's bundle public key as a file to pin on inspector devices, out of band."""
+    authorize(actor, Permission.OFFLINE_BUNDLE)
+    keys = bundle_keys(ctx)
+    kid = keys.active_kid() or keys.generate(ctx.clock.now()).kid
+    info = next(k for k in keys.keys() if k.kid == kid)
+    return key_document(public_raw(keys.private_key(kid)), ctx.settings.country, info.created_at)
 
 
 @dataclass

@@ -39,13 +39,15 @@ def public_keyset(ctx: Context) -> PublicKeySet:
 
 
 def authenticate(scan: ScanInput, keyset: PublicKeySet) -> Authentication:
-    verdict = verify_offline(scan.text, keyset)
+    """The code's own evidence, its key checked as of the moment it was scanned."""
+    verdict = verify_offline(scan.text, keyset, scan.scanned_at)
     payload = verdict.payload
     return Authentication(
         verdict.reason,
         verdict.detail,
         payload.ui if payload else None,
         payload.gtin if payload else None,
+        payload.timestamp if payload else None,
     )
 
 
@@ -86,6 +88,7 @@ def _recorded(
             if d.get("kind") in MOVEMENT_KINDS and d.get("country")
         }
     deactivations = [e for e in live if e.message_type == "IDA"]
+    applied = next((e for e in live if e.message_type == "EUA"), None)
     last_dispatch = [e for e in live if e.message_type == "EDP"][-1:]
     return Recorded(
         status=where.status,
@@ -98,6 +101,10 @@ def _recorded(
         dispatched_at=store.aware(last_dispatch[0].event_time) if last_dispatch else None,
         deactivation_reason=(
             json.loads(deactivations[-1].details).get("reason") if deactivations else None
+        ),
+        applied_at=store.aware(applied.event_time) if applied else None,
+        application_stamp=(
+            json.loads(applied.details).get("production_stamp") if applied else None
         ),
     )
 
@@ -139,6 +146,7 @@ def gather(
         record.gtin,
         record.intended_market,
         record.deactivation_reason,
+        record.profile,
     )
     brand, description = names.product(record.gtin)
     applied = next((e for e in trace if e.message_type == "EUA" and not e.recalled), None)

@@ -80,10 +80,16 @@ class ReasonCode(StrEnum):
     TOO_MANY_SIGHTINGS = "too_many_sightings"
     CUSTODY_MISMATCH = "custody_mismatch"
     NOT_VERIFIABLE_OFFLINE = "not_verifiable_offline"
+    TAG_MISSING = "tag_missing"
+    TAG_NOT_CHECKED = "tag_not_checked"
+    STAMP_MISMATCH = "stamp_mismatch"
+    KEY_REVOKED = "key_revoked"
+    KEY_EXPIRED = "key_expired"
 
 
-_S, _I, _C = Verdict.SUSPICIOUS, Verdict.ILLICIT, Verdict.COUNTERFEIT
+_A, _S, _I, _C = Verdict.AUTHENTIC, Verdict.SUSPICIOUS, Verdict.ILLICIT, Verdict.COUNTERFEIT
 #: Every reason, the verdict it leads to and its fixed title (docs and API problem titles).
+#: A reason that leads to ``authentic`` is a note: it never makes the verdict worse.
 CATALOGUE: dict[ReasonCode, tuple[Verdict, str]] = {
     ReasonCode.MALFORMED: (_S, "The scan cannot be read as a pack code"),
     ReasonCode.BAD_GTIN: (_S, "The GTIN's check digit is wrong"),
@@ -108,6 +114,11 @@ CATALOGUE: dict[ReasonCode, tuple[Verdict, str]] = {
     ReasonCode.TOO_MANY_SIGHTINGS: (_S, "Seen more often than plausible: cloned"),
     ReasonCode.CUSTODY_MISMATCH: (_S, "Its container is recorded elsewhere"),
     ReasonCode.NOT_VERIFIABLE_OFFLINE: (_S, "No tag to check offline: verify online"),
+    ReasonCode.TAG_MISSING: (_S, "Issued with a tag, scanned without it"),
+    ReasonCode.TAG_NOT_CHECKED: (_A, "Typed by the inspector: its tag was not checked"),
+    ReasonCode.STAMP_MISMATCH: (_S, "Its time stamp is not the recorded application's"),
+    ReasonCode.KEY_REVOKED: (_S, "Signed with a key the issuer revoked"),
+    ReasonCode.KEY_EXPIRED: (_S, "Signed with a key outside its validity window"),
 }
 #: Deactivation reasons (codes.model.DeactivationReason and IDA reasons) and their reason.
 DEACTIVATION_REASON_CODES = {
@@ -179,7 +190,7 @@ class ScanInput:
     scan_id: str
     observed_gtin: str | None = None
     observed_brand: str | None = None
-    source: str = "online"
+    source: str = "online"  # online, image, offline, or typed: the inspector typed it in
 
     def __post_init__(self) -> None:
         try:

@@ -9,8 +9,9 @@ then the code's state, then the pack's product, market, movements, custody and s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from itptrace.codes.model import IssuerError, check_application_timestamp
 from itptrace.codes.offline import Reason
 from itptrace.gs1.checkdigit import normalize_gtin
 from itptrace.verify.model import (
@@ -24,6 +25,10 @@ from itptrace.verify.model import (
 )
 
 MOVEMENT_KINDS = frozenset({"export", "transit", "duty_free", "free_zone"})
+# An application reported without a stamp of its own is compared with its event time; the
+# printed stamp is local time, so it may differ from UTC by the widest zone offset and an hour.
+STAMP_TOLERANCE = timedelta(hours=15)
+TYPED = "typed"  # the ScanInput source of a code the inspector typed in
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Authentication:
     detail: str
     ui: str | None
     gtin: str | None
+    timestamp: str | None = None  # the scanned (8008) application time stamp, if any
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class IssuedCode:
     gtin: str | None
     intended_market: str | None
     deactivation_reason: str | None = None
+    profile: str = "signed"  # signed: printed with a tag; eu: the plain string, no tag
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Recorded:
     destination_country: str | None = None
     dispatched_at: datetime | None = None
     deactivation_reason: str | None = None
+    applied_at: datetime | None = None  # the application's event time
+    application_stamp: str | None = None  # the YYMMDDhh stamp the application reported
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,20 @@ AUTH_FAILURES = {
 }
 
 
+#: Reasons that leave the code's state to be judged: its tag is absent or proves nothing.
+UNPROVEN = (Reason.NO_TAG, Reason.KEY_REVOKED, Reason.KEY_EXPIRED)
+KEY_FINDINGS = {
+    Reason.KEY_REVOKED: ReasonCode.KEY_REVOKED,
+    Reason.KEY_EXPIRED: ReasonCode.KEY_EXPIRED,
+}
+
+
 def is_authenticated(facts: Facts) -> bool:
-    """True when the code is the issuer's: signature valid or absent, and issued."""
+    """True when the code is the issuer's: signature valid, absent or unproven, and issued."""
     if facts.issued is None:
         return False
     # An aggregated UI does not fit the unit layout; it counts when the issuer issued it.
-    return facts.auth.reason in (Reason.VALID, Reason.NO_TAG) or (
+    return facts.auth.reason in (Reason.VALID, *UNPROVEN) or (
         facts.auth.reason is Reason.MALFORMED and facts.issued.kind == "aggregate"
     )
 
@@ -105,12 +122,61 @@ def judge(facts: Facts, policy: Policy | None = None) -> list[Finding]:
             return [Finding(failure, facts.auth.detail)]
         return [Finding(ReasonCode.NEVER_ISSUED, f"UI {facts.auth.ui} was never issued")]
     assert facts.issued is not None
-    findings = _state(facts.issued, facts.recorded)
+    findings = _tag(facts)
+    findings += _state(facts.issued, facts.recorded)
     findings += _product(facts)
     if facts.recorded is not None:
+        findings += _stamp(facts.auth.timestamp, facts.recorded)
         findings += _movements(facts.scan, facts.issued, facts.recorded, policy)
     findings += _sightings(facts.scan, facts.sightings, policy)
     return findings
+
+
+def _tag(facts: Facts) -> list[Finding]:
+    """What the tag, or its absence, says of a code the issuer did issue."""
+    auth, issued = facts.auth, facts.issued
+    assert issued is not None
+    key = KEY_FINDINGS.get(auth.reason)
+    if key is not None:
+        return [Finding(key, auth.detail)]
+    if auth.reason is not Reason.NO_TAG or issued.kind != "unit" or issued.profile != "signed":
+        return []
+    if facts.scan.source == TYPED:
+        return [Finding(ReasonCode.TAG_NOT_CHECKED, "typed in: state checked, tag not checked")]
+    return [
+        Finding(
+            ReasonCode.TAG_MISSING,
+            "issued under the signed profile, but the scan carries no tag: a copied UI, or "
+            "a damaged code (type it in to check its state)",
+        )
+    ]
+
+
+def _stamp(scan_stamp: str | None, rec: Recorded) -> list[Finding]:
+    """The scanned (8008) stamp against the recorded application's."""
+    if scan_stamp is None or (rec.application_stamp is None and rec.applied_at is None):
+        return []
+    if rec.application_stamp is not None:
+        matches = scan_stamp == rec.application_stamp
+        recorded = rec.application_stamp
+    else:
+        assert rec.applied_at is not None
+        try:
+            printed = check_application_timestamp(scan_stamp).replace(tzinfo=UTC)
+        except IssuerError:
+            printed = None
+        matches = printed is not None and abs(printed - rec.applied_at) <= STAMP_TOLERANCE
+        recorded = rec.applied_at.isoformat()
+    if matches:
+        return []
+    return [
+        Finding(
+            ReasonCode.STAMP_MISMATCH,
+            f"the code's time stamp {scan_stamp} is not that of its recorded application "
+            f"({recorded}): a reprinted or copied code",
+            {"scanned": scan_stamp, "recorded": recorded},
+        )
+    ]
 
 
 def _state(issued: IssuedCode, recorded: Recorded | None) -> list[Finding]:

@@ -51,9 +51,11 @@ if TYPE_CHECKING:
 
 
 def fingerprint(scan: ScanInput) -> str:
-    """What makes two submissions the same scan (the source is not part of it)."""
+    """What makes two submissions the same scan (the source is not part of it, but whether
+    the code was typed in is: a typed code is judged differently)."""
     body = asdict(scan)
-    body.pop("source")
+    if body.pop("source") == "typed":
+        body["typed"] = True
     body["scanned_at"] = scan.scanned_at.isoformat()
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
