@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from itptrace.access import Actor, Role, local_issuer
 from itptrace.api import problems, routes_verify
+from itptrace.api.bounds import Bounds
 from itptrace.auth import service as auth
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
@@ -54,6 +55,7 @@ def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
     """The verify routes with an inspector's and an authority's token."""
     app = FastAPI()
     app.state.ctx = ctx
+    app.state.bounds = Bounds(ctx.settings)
     app.include_router(routes_verify.router)
     problems.install(app)
     headers = {}
