@@ -267,7 +267,7 @@ def test_every_failing_event_is_listed_with_each_of_its_reasons() -> None:
     (other_line,) = repo.issue(machine="KET01MLINE20")
     packs = repo.issue(2)
     first = application([*packs, "KET01neverissued0000", other_line])
-    second = transaction([unused], by=RETAILER, currency="ZZZ", buyer="KET01ENOBODY")
+    second = transaction([unused], seller=RETAILER, currency="ZZZ", buyer="KET01ENOBODY")
     report = repo.send(first, second)
     assert {event: [p.code for p in problems] for event, problems in report.refused.items()} == {
         first.event_id: ["ui_unknown", "ui_machine_mismatch"],

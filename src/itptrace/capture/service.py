@@ -26,6 +26,7 @@ from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
+from itptrace.capture.rules_custody import custody_problems
 from itptrace.capture.state import Loaders, StateView
 from itptrace.capture.writer import Accepted, Checked, write_accepted
 from itptrace.context import Context
@@ -77,6 +78,8 @@ def _loaders(conn: Any) -> Loaders:
         event=lambda eid: store.load_event(conn, eid),
         latest_seq=lambda uis: store.latest_seqs(conn, uis),
         details=lambda seq: store.event_details(conn, seq),
+        held=lambda operator, uis: store.held_before(conn, operator, uis),
+        consignees=lambda uis: store.dispatch_consignees(conn, uis),
     )
 
 
@@ -103,7 +106,10 @@ def _check_one(
         recall.undo(str(details["message_type"]), target, details, view)
         recalled[index] = (event, target, details)
         return problems, {"recalled_seq": target.seq}
-    outcome, extra = RULES[event.message_type](event, view, index)
+    refused = custody_problems(event, view)
+    if refused:
+        return problems + refused, {}
+    outcome, extra = RULES[event.message_type](event, view, index, policy)
     return problems + outcome, extra
 
 
