@@ -68,6 +68,7 @@ class Permission(StrEnum):
     ISSUER_DEACTIVATE = "issuer.deactivate"
     ISSUER_KEYS = "issuer.keys"
     CAPTURE_REPORT = "capture.report"
+    CAPTURE_ON_BEHALF = "capture.on_behalf"
     QUERY_TRACE = "query.trace"
     QUERY_EVENTS = "query.events"
     QUERY_CONTENTS = "query.contents"
@@ -126,6 +127,9 @@ PERMISSIONS: dict[Permission, Rule] = {
     Permission.ISSUER_DEACTIVATE: Rule(_roles(_ISSUER, _OP), own=True),
     Permission.ISSUER_KEYS: Rule(_roles(_ISSUER), industry=False),
     Permission.CAPTURE_REPORT: Rule(_roles(_ISSUER, _OP), own=True),
+    # Reporting in an operator's name: the issuer's staff only, when the node allows it
+    # (ITPTRACE_CAPTURE_ON_BEHALF), every use audited.
+    Permission.CAPTURE_ON_BEHALF: Rule(_roles(_ISSUER), industry=False, audited=True),
     Permission.QUERY_TRACE: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_EVENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_CONTENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),

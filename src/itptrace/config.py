@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     require_purpose: bool = False
     # Who the CLI acts as in the audit trail ("cli:<name>"); empty: the operating-system login.
     cli_user: str = Field(default="", max_length=90, pattern=r"^[^\x00-\x1f\x7f]*$")
+    # An arrival of goods neither in transit to the reporter nor held by it: "refuse" it, or
+    # "flag" it (accept the event, leave custody where it was). The authorities are alerted.
+    unexpected_arrival: Literal["refuse", "flag"] = "refuse"
+    # Whether the issuer's staff may report events in an operator's name (audited).
+    capture_on_behalf: bool = False
 
     @field_validator("issuer_code")
     @classmethod

@@ -96,6 +96,14 @@ def to_trace_event(event: EpcisEvent, originator: str | None) -> TraceEvent:
     sender = str(_ext(event, "originator") or originator or "")
     facility = _strip(event.biz_location or event.read_point, FACILITY_URN)
     epcs = event.child_epcs if event.type == "AggregationEvent" else event.epc_list
+    if kind is MessageType.OTHER:
+        # Every identifier the event names is checked and indexed (rules_custody): the
+        # children of an association, the inputs and outputs of a transformation too.
+        epcs = tuple(
+            dict.fromkeys(
+                (*event.epc_list, *event.child_epcs, *event.input_epcs, *event.output_epcs)
+            )
+        )
     if kind is MessageType.RCL:
         assert event.error_declaration is not None
         recalled = _strip(event.event_id, MESSAGE_URN) or event.hash_id

@@ -8,7 +8,7 @@ import pycountry
 from itptrace.capture.model import DestinationKind, Problem, TraceEvent
 from itptrace.capture.rules_custody import destined_to, holds_or_receives, items_of
 from itptrace.capture.rules_items import at_facility, make_problem, need_items, not_applied
-from itptrace.capture.state import DEACTIVATED, IN_TRANSIT, StateView
+from itptrace.capture.state import DEACTIVATED, IN_TRANSIT, StateView, UiState
 
 DEACTIVATION_REASONS = {"destroyed", "stolen", "lost", "recalled", "expired"}
 NOT_DISPATCHED = "arrival_not_dispatched"
@@ -68,14 +68,15 @@ def check_arrival(
     of its facilities, or it as consignee: flagged ``unexpected_arrival`` when it arrives at
     another of its facilities) or when the reporter holds it already (its own goods moved or
     returned without a dispatch to that facility: flagged). Any other item is someone
-    else's: ``arrival_not_dispatched``, private, refused, or with ``keep`` a flag on an
-    accepted event that leaves the item where it is.
+    else's: ``arrival_not_dispatched`` (private unless the reporter held the item before),
+    refused, or with ``keep`` a flag on an accepted event that leaves the item where it is.
     """
     problems = need_items(event)
     if problems:
         return problems, []
     view.prefetch(event.uis)
     flags: list[Problem] = []
+    foreign: list[UiState] = []
     me = event.originator_id
     for ui in event.uis:
         state = view.state(ui)
@@ -107,16 +108,26 @@ def check_arrival(
                     )
                 )
         else:
-            refusal = Problem(
-                NOT_DISPATCHED,
-                f"UI {ui} is held by {state.custodian_id} at {state.facility_id} "
-                f"({state.status}) and was not dispatched to {event.facility_id} or to {me}",
-                ui,
-                event.event_id,
-                flag_only=keep,
-                private=True,
-            )
-            (flags if keep else problems).append(refusal)
+            foreign.append(state)
+    # An item the reporter held before is told apart (it may know of it); any other is
+    # someone else's business: the reporter is told only not_in_your_custody.
+    held = view.held_before(me, [state.ui for state in foreign]) if foreign else set()
+    for state in foreign:
+        ui, private = state.ui, state.ui not in held
+        why = (
+            f"is held by {state.custodian_id} at {state.facility_id} ({state.status}) and "
+            if private
+            else ""
+        )
+        refusal = Problem(
+            NOT_DISPATCHED,
+            f"UI {ui} {why}was not dispatched to {event.facility_id} or to {me}",
+            ui,
+            event.event_id,
+            flag_only=keep,
+            private=private,
+        )
+        (flags if keep else problems).append(refusal)
     return problems, flags
 
 

@@ -20,17 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from itptrace.access import Actor, Permission, Role, allowed, authorize
+from itptrace.access import Actor, Permission, Role, authorize
+from itptrace.auth import audit
 from itptrace.capture import recall, store
 from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
 from itptrace.capture.rules_custody import custody_problems
+from itptrace.capture.rules_moves import NOT_DISPATCHED
 from itptrace.capture.state import Loaders, StateView
 from itptrace.capture.writer import Accepted, Checked, write_accepted
 from itptrace.context import Context
-from itptrace.errors import Forbidden
+from itptrace.errors import DomainError, Forbidden
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -57,15 +59,37 @@ def fingerprint(event: TraceEvent, body: dict[str, Any] | None = None) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
-def _authorise(actor: Actor, events: list[TraceEvent]) -> None:
+def _authorise(ctx: Context, actor: Actor, events: list[TraceEvent]) -> list[str]:
+    """Refuse unless ``actor`` may report ``events``; the operators it reports for on their
+    behalf (an explicit right of the issuer's staff, off unless the node allows it)."""
     authorize(actor, Permission.CAPTURE_REPORT)
-    for event in events:
-        if not allowed(actor, Permission.CAPTURE_REPORT, event.originator_id):
-            raise Forbidden(
-                f"{actor.name} may report only as {actor.operator_id}, not {event.originator_id}",
-                subject=event.event_id,
-                code="originator_not_actor",
-            )
+    if actor.role is Role.OPERATOR:
+        for event in events:
+            if event.originator_id != actor.operator_id:
+                raise Forbidden(
+                    f"{actor.name} may report only as {actor.operator_id}, "
+                    f"not {event.originator_id}",
+                    subject=event.event_id,
+                    code="originator_not_actor",
+                )
+        return []
+    if not events:
+        return []
+    if not ctx.settings.capture_on_behalf:
+        raise Forbidden(
+            f"{actor.name} may not report events in an operator's name: this node does not "
+            "allow reporting on behalf (ITPTRACE_CAPTURE_ON_BEHALF); operators report their "
+            "own events",
+            subject=actor.name,
+            code="on_behalf_refused",
+        )
+    authorize(actor, Permission.CAPTURE_ON_BEHALF)
+    return sorted({event.originator_id for event in events})
+
+
+def submitter_of(actor: Actor) -> str:
+    """Who sent a report, as its events record it: "<operator>/<user>" or the user."""
+    return (f"{actor.operator_id}/{actor.name}" if actor.operator_id else actor.name)[:200]
 
 
 def _loaders(conn: Any) -> Loaders:
@@ -182,9 +206,25 @@ def capture(
     ``on_commit`` runs inside the capture's transaction after everything is written, so what
     it records (e.g. a capture job's completion) commits or rolls back with the events.
     """
-    _authorise(actor, events)
-    with _collector_paused():
-        return _capture(ctx, events, all_or_nothing, parse_problems, policy, on_commit, actor)
+    params: dict[str, Any] = {"events": len(events)}
+    operation = Permission.CAPTURE_REPORT
+    try:
+        on_behalf = _authorise(ctx, actor, events)
+        if on_behalf:
+            operation = Permission.CAPTURE_ON_BEHALF
+            params["on_behalf"] = ",".join(on_behalf)
+        if policy is None:
+            policy = Policy(unexpected_arrival=ctx.settings.unexpected_arrival)
+        with _collector_paused():
+            result = _capture(ctx, events, all_or_nothing, parse_problems, policy, on_commit, actor)
+    except DomainError as failure:
+        audit.record(ctx, audit.entry_for(actor, operation.value, params, failure=failure))
+        raise
+    # Every capture request leaves a record (the report's counts, never its content).
+    params["refused"] = sum(not p.flag_only for p in result.problems)
+    params["duplicates"] = len(result.duplicates)
+    audit.record(ctx, audit.entry_for(actor, operation.value, params, count=len(result.accepted)))
+    return result
 
 
 def _capture(
@@ -245,7 +285,12 @@ def _capture(
         if (refused or malformed) and all_or_nothing:
             accepted = []
         else:
-            result.accepted = write_accepted(conn, view, accepted, received, recalled)
+            submitter = submitter_of(actor)
+            result.accepted = write_accepted(conn, view, accepted, received, recalled, submitter)
+        store.insert_custody_alerts(conn, custody_alerts(events, result.problems, view, received))
+        # The reporter is told nothing about goods outside its custody (Problem.shown); the
+        # stored refusals keep the full reasons for the authorities.
+        result.problems = [p.shown() for p in result.problems]
         rows = [_refused_row(event, problems, received) for event, problems in refused]
         rows += [_malformed_row(actor, p, received) for p in malformed]
         store.insert_refused(conn, rows)
@@ -261,7 +306,7 @@ def _malformed_row(actor: Actor, problem: Problem, received: datetime) -> dict[s
         "originator_id": (actor.operator_id or actor.name)[:32],
         "event_id": (problem.event_id or "")[:200] or None,
         "message_type": None,
-        "problems": json.dumps([problem.__dict__]),
+        "problems": json.dumps([problem.stored()]),
         "payload": json.dumps({}),
     }
 
@@ -272,6 +317,38 @@ def _refused_row(event: TraceEvent, problems: list[Problem], received: datetime)
         "originator_id": event.originator_id[:32],
         "event_id": event.event_id[:200],
         "message_type": event.message_type.value,
-        "problems": json.dumps([p.__dict__ for p in problems]),
+        "problems": json.dumps([p.stored() for p in problems]),
         "payload": json.dumps(message_to_json(event), default=str),
     }
+
+
+def custody_alerts(
+    events: list[TraceEvent], problems: list[Problem], view: StateView, raised: datetime
+) -> list[dict[str, Any]]:
+    """An alert for the authorities per arrival that claimed goods outside the reporter's
+    custody, refused or (by the Party's setting) accepted without moving them: it names
+    the reporter and, for each holder, its UIs."""
+    by_event: dict[str, list[Problem]] = {}
+    for p in problems:
+        if p.code == NOT_DISPATCHED and p.event_id is not None:
+            by_event.setdefault(p.event_id, []).append(p)
+    rows = []
+    for event in events:
+        found = by_event.pop(event.event_id, None)
+        if not found:
+            continue
+        holders: dict[str, list[str]] = {}
+        for p in found:
+            top = view.top(p.subject or "")
+            holders.setdefault(top.custodian_id or "" if top else "", []).append(p.subject or "")
+        rows.append(
+            {
+                "raised_at": raised,
+                "event_id": event.event_id[:200],
+                "reporter_id": event.originator_id[:32],
+                "facility_id": (event.facility_id or "")[:32] or None,
+                "holders": json.dumps(holders, sort_keys=True),
+                "outcome": "flagged" if found[0].flag_only else "refused",
+            }
+        )
+    return rows

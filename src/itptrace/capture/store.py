@@ -21,6 +21,7 @@ from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
     containment,
+    custody_alerts,
     event_items,
     events,
     facilities,
@@ -334,3 +335,12 @@ def insert_recall(conn: Connection, recalled_seq: int, recall_seq: int) -> None:
 
 def insert_refused(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, refused_events, rows)
+
+
+def insert_custody_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    bulk_insert(conn, custody_alerts, rows)
+
+
+def list_custody_alerts(conn: Connection, after: int, limit: int) -> list[Any]:
+    query = select(custody_alerts).where(custody_alerts.c.id > after)
+    return list(conn.execute(query.order_by(custody_alerts.c.id).limit(limit)))

@@ -59,7 +59,9 @@ def write_accepted(
     accepted: list[Checked],
     received: datetime,
     recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]],
+    submitter: str | None = None,
 ) -> list[Accepted]:
+    """Write ``accepted``; ``submitter`` is who sent them (stored beside each originator)."""
     base = store.next_seq(conn)
     seq_of = {checked.index: base + k for k, checked in enumerate(accepted)}
     event_rows: list[dict[str, Any]] = []
@@ -87,6 +89,7 @@ def write_accepted(
                 "source": event.source,
                 "details": _details(checked.body, event, checked.extra),
                 "uis": json.dumps(items, separators=(",", ":")),
+                "submitter": submitter,
             }
         )
         pairs = [(ui, "item") for ui in items]
