@@ -291,7 +291,7 @@ class FakeRepository:
         for ui, state in self.states.items():
             if state.parent is not None:
                 self.containers.setdefault(ui, set()).add(state.parent)
-        for ui, parents in self.containers.items():  # containers of containers, too
+        for parents in self.containers.values():  # containers of containers, too
             todo = list(parents)
             while todo:
                 for grand in self.containers.get(todo.pop(), set()) - parents:

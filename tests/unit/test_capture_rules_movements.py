@@ -400,17 +400,13 @@ def test_a_transaction_is_in_an_iso_4217_currency_between_registered_operators()
 
 def test_only_the_seller_or_the_buyer_reports_a_transaction() -> None:
     repo = FakeRepository()
-    assert subjects(repo.send(transaction([], by=RETAILER))) == [
-        ("originator_not_party", RETAILER)
-    ]
+    assert subjects(repo.send(transaction([], by=RETAILER))) == [("originator_not_party", RETAILER)]
 
 
 def test_a_transaction_lists_only_applied_items_and_every_fault_at_once() -> None:
     repo = FakeRepository()
     (unused,) = repo.issue()
-    report = repo.send(
-        transaction([unused], seller=RETAILER, currency="ZZZ", buyer="KET01ENOBODY")
-    )
+    report = repo.send(transaction([unused], seller=RETAILER, currency="ZZZ", buyer="KET01ENOBODY"))
     assert report.codes() == [
         "unknown_currency",
         "unknown_operator",

@@ -60,7 +60,9 @@ CATALOGUE: dict[str, str] = {
     "originator_not_party": "The originator of a transaction must be its seller or buyer.",
     # deactivation and recall
     "bad_reason": "The deactivation reason is not destroyed, stolen, lost, recalled or expired.",
-    "not_custodian": "Only the operator holding an item (or, in transit, its consignee) acts on it.",
+    "not_custodian": (
+        "Only the operator holding an item (or, in transit, its consignee) acts on it."
+    ),
     "unknown_event": "The recalled message is not stored.",
     "recall_not_own": "Only the sender of a message may recall it.",
     "already_recalled": "The message is already recalled.",

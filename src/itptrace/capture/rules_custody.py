@@ -2,9 +2,9 @@
 
 The adversary is often a reporting party itself (ITP Art. 8.12), so no event is taken from
 an operator about goods outside its span of custody: every event but an application (which
-is checked against the issuer's record), a recall (checked against the recalled
-message's sender) and an arrival (its own rule asks the same) passes ``custody_problems`` before its own rule. An item is the
-reporter's to write about when, looking at its outermost container,
+is checked against the issuer's record), a recall (checked against the recalled message's
+sender) and an arrival (its own rule asks the same) passes ``custody_problems`` before its
+own rule. An item is the reporter's to write about when, looking at its outermost container,
 
 - the reporter holds it now (``custodian_id``), or
 - it is in transit to the reporter (the dispatch named one of the reporter's facilities,
