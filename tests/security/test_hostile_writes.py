@@ -10,7 +10,6 @@ holder, what it may write is its own business.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,9 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from itptrace.access import Actor, Role, local_authority, local_issuer
+from itptrace.capture.custody_alerts import list_custody_alerts
 from itptrace.capture.model import MessageType, TraceEvent
 from itptrace.capture.service import capture, capture_document
 from itptrace.context import Context
+from itptrace.errors import Forbidden
 from itptrace.queries.refused import list_refused
 from itptrace.queries.service import where
 from itptrace.registry import service as registry
@@ -152,12 +153,12 @@ def test_a_custody_hijack_is_refused_and_the_authority_is_alerted(ctx: Context) 
     # A can still dispatch its carton
     assert s.chain.send(s.chain.maker, m.dispatch(s.a, w.plant.id, [s.carton], t, to=w.depot.id)).ok
     # the authorities have an alert naming both operators, and the full stored reason
-    with ctx.db.transaction() as conn:
-        alerts = conn.execute(select(custody_alerts)).all()
-    assert [(a.event_id, a.reporter_id, a.outcome) for a in alerts] == [
-        (hijack.event_id, b, "refused")
+    alerts = list_custody_alerts(ctx, local_authority())
+    assert [(a.event_id, a.reporter_id, a.outcome, a.holders) for a in alerts] == [
+        (hijack.event_id, b, "refused", {s.a: [s.carton]})
     ]
-    assert json.loads(alerts[0].holders) == {s.a: [s.carton]}
+    with pytest.raises(Forbidden):  # the reporter does not read them
+        list_custody_alerts(ctx, s.b)
     (stored,) = [r for r in list_refused(ctx, local_authority()) if r.event_id == hijack.event_id]
     assert stored.problems[0]["withheld"]["code"] == "arrival_not_dispatched"
     assert s.a in stored.problems[0]["withheld"]["message"]
@@ -198,9 +199,9 @@ def test_the_issuer_reports_in_an_operators_name_only_where_the_node_allows_it(
     s = scene(ctx, "at_a_plant")
     w, m, t = s.chain.world, s.chain.msg, s.chain.now
     event = m.dispatch(s.a, w.plant.id, [s.carton], t, to=w.depot.id)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(Forbidden) as refused:
         capture(ctx, local_issuer(), [event])
-    assert getattr(refused.value, "code", None) == "on_behalf_refused"
+    assert refused.value.code == "on_behalf_refused"
     ctx.settings = ctx.settings.model_copy(update={"capture_on_behalf": True})
     assert capture(ctx, local_issuer("clerk"), [event]).ok
     with ctx.db.transaction() as conn:

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import audit
 from itptrace.capture import recall, store
+from itptrace.capture.custody_alerts import alert_rows
 from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
 from itptrace.capture.rules_custody import custody_problems
-from itptrace.capture.rules_moves import NOT_DISPATCHED
 from itptrace.capture.state import Loaders, StateView
 from itptrace.capture.writer import Accepted, Checked, write_accepted
 from itptrace.context import Context
@@ -287,7 +287,7 @@ def _capture(
         else:
             submitter = submitter_of(actor)
             result.accepted = write_accepted(conn, view, accepted, received, recalled, submitter)
-        store.insert_custody_alerts(conn, custody_alerts(events, result.problems, view, received))
+        store.insert_custody_alerts(conn, alert_rows(events, result.problems, view, received))
         # The reporter is told nothing about goods outside its custody (Problem.shown); the
         # stored refusals keep the full reasons for the authorities.
         result.problems = [p.shown() for p in result.problems]
@@ -320,35 +320,3 @@ def _refused_row(event: TraceEvent, problems: list[Problem], received: datetime)
         "problems": json.dumps([p.stored() for p in problems]),
         "payload": json.dumps(message_to_json(event), default=str),
     }
-
-
-def custody_alerts(
-    events: list[TraceEvent], problems: list[Problem], view: StateView, raised: datetime
-) -> list[dict[str, Any]]:
-    """An alert for the authorities per arrival that claimed goods outside the reporter's
-    custody, refused or (by the Party's setting) accepted without moving them: it names
-    the reporter and, for each holder, its UIs."""
-    by_event: dict[str, list[Problem]] = {}
-    for p in problems:
-        if p.code == NOT_DISPATCHED and p.event_id is not None:
-            by_event.setdefault(p.event_id, []).append(p)
-    rows = []
-    for event in events:
-        found = by_event.pop(event.event_id, None)
-        if not found:
-            continue
-        holders: dict[str, list[str]] = {}
-        for p in found:
-            top = view.top(p.subject or "")
-            holders.setdefault(top.custodian_id or "" if top else "", []).append(p.subject or "")
-        rows.append(
-            {
-                "raised_at": raised,
-                "event_id": event.event_id[:200],
-                "reporter_id": event.originator_id[:32],
-                "facility_id": (event.facility_id or "")[:32] or None,
-                "holders": json.dumps(holders, sort_keys=True),
-                "outcome": "flagged" if found[0].flag_only else "refused",
-            }
-        )
-    return rows
