@@ -81,15 +81,7 @@ def check_application(event: TraceEvent, view: StateView) -> list[Problem]:
             judged, verdict = issued, _judge_issuance(event, issued)
         if verdict is not None:
             code, reason = verdict
-            problems.append(
-                Problem(
-                    code,
-                    f"UI {ui} {reason}",
-                    ui,
-                    event.event_id,
-                    private=code == "ui_not_issued_to_operator",
-                )
-            )
+            problems.append(make_problem(event, code, f"UI {ui} {reason}", ui))
     return problems
 
 
