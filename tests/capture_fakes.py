@@ -58,6 +58,7 @@ MAKER, IMPORTER, RETAILER, RIVAL, GONE = (
 )
 PLANT, WAREHOUSE, CLOSED = "KET01FPLANT0", "KET01FWAREH0", "KET01FCLOSD0"
 DEPOT, OUTLET, SHUT_OUTLET = "KET01FDEPOT0", "KET01FOUTLT0", "KET01FSHUT00"
+DEPOT2 = "KET01FDEPOT2"  # the importer's second depot
 RIVAL_PLANT = "KET01FRIVAL0"
 LINE, LINE2 = "KET01MLINE10", "KET01MLINE20"
 
@@ -80,6 +81,7 @@ def registry() -> tuple[dict[str, OperatorInfo], dict[str, FacilityInfo]]:
             FacilityInfo(WAREHOUSE, MAKER, "warehouse", "KE", True),
             FacilityInfo(CLOSED, MAKER, "warehouse", "KE", False),
             FacilityInfo(DEPOT, IMPORTER, "warehouse", "KE", True),
+            FacilityInfo(DEPOT2, IMPORTER, "warehouse", "KE", True),
             FacilityInfo(OUTLET, RETAILER, "retail_outlet", "KE", True),
             FacilityInfo(SHUT_OUTLET, RETAILER, "retail_outlet", "KE", False),
             FacilityInfo(RIVAL_PLANT, RIVAL, "manufacturing", "KE", True),
@@ -140,6 +142,8 @@ class FakeRepository:
     events: dict[str, StoredEvent] = field(default_factory=dict)
     details: dict[int, dict[str, Any]] = field(default_factory=dict)
     latest: dict[str, int] = field(default_factory=dict)
+    containers: dict[str, set[str]] = field(default_factory=dict)  # every parent ever
+    flags_of: dict[int, list[str]] = field(default_factory=dict)
     seq: int = 0
 
     def __repr__(self) -> str:
@@ -186,7 +190,34 @@ class FakeRepository:
             event=self.events.get,
             latest_seq=lambda uis: {u: self.latest[u] for u in uis if u in self.latest},
             details=lambda seq: json.loads(json.dumps(self.details[seq], default=str)),
+            held=self.held_before,
+            consignees=self.consignees,
         )
+
+    def held_before(self, operator: str, uis: list[str]) -> set[str]:
+        """As the store: an unrecalled custody event of ``operator`` names the UI or one of
+        its containers (now or before)."""
+        custody = {"EUA", "EPA", "EUD", "EDP", "ERP", "ETL", "EVR", "IDA"}
+        shown = {
+            ui
+            for stored in self.events.values()
+            if stored.originator_id == operator
+            and not stored.recalled
+            and self.details[stored.seq]["message_type"] in custody
+            and "arrival_not_dispatched" not in self.flags_of.get(stored.seq, ())
+            for ui in stored.uis
+        }
+        return {ui for ui in uis if ui in shown or self.containers.get(ui, set()) & shown}
+
+    def consignees(self, uis: list[str]) -> dict[str, str | None]:
+        """The consignee of the latest dispatch naming each of ``uis``."""
+        found: dict[str, str | None] = {}
+        for stored in sorted(self.events.values(), key=lambda e: e.seq):
+            details = self.details[stored.seq]
+            if details["message_type"] == "EDP":
+                for ui in set(stored.uis) & set(uis):
+                    found[ui] = (details.get("destination") or {}).get("consignee")
+        return found
 
     def children(self, parent: str) -> list[str]:
         """The items that say they are inside ``parent`` now (as the store derives them)."""
@@ -231,9 +262,10 @@ class FakeRepository:
     def _keep(self, report: Report) -> None:
         """What the writer stores of an accepted report, as far as the rules read it back."""
         seq_of: dict[int, int] = {}
-        for index, event, extra, _flags in report.checked:
+        for index, event, extra, flags in report.checked:
             self.seq += 1
             seq_of[index] = seq = self.seq
+            self.flags_of[seq] = flags
             items = list(event.uis)
             if index in report.recalled:
                 target = report.recalled[index][1]
@@ -256,6 +288,15 @@ class FakeRepository:
             self.states[ui] = state._replace(created_seq=created, last_seq=seq_of[view.touched[ui]])
         for ui in view.removed:
             self.states.pop(ui, None)
+        for ui, state in self.states.items():
+            if state.parent is not None:
+                self.containers.setdefault(ui, set()).add(state.parent)
+        for parents in self.containers.values():  # containers of containers, too
+            todo = list(parents)
+            while todo:
+                for grand in self.containers.get(todo.pop(), set()) - parents:
+                    parents.add(grand)
+                    todo.append(grand)
 
     # -- history in one line: the usual steps, each accepted ------------------------------
 

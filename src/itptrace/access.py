@@ -70,6 +70,7 @@ class Permission(StrEnum):
     ISSUER_KEY_LIFECYCLE = "issuer.key_lifecycle"
     ISSUER_PROFILE = "issuer.profile"
     CAPTURE_REPORT = "capture.report"
+    CAPTURE_ON_BEHALF = "capture.on_behalf"
     QUERY_TRACE = "query.trace"
     QUERY_EVENTS = "query.events"
     QUERY_CONTENTS = "query.contents"
@@ -132,6 +133,9 @@ PERMISSIONS: dict[Permission, Rule] = {
     # Choosing a request's code profile (signed or eu) against the issuer's policy.
     Permission.ISSUER_PROFILE: Rule(_roles(_ISSUER), industry=False),
     Permission.CAPTURE_REPORT: Rule(_roles(_ISSUER, _OP), own=True),
+    # Reporting in an operator's name: the issuer's staff only, when the node allows it
+    # (ITPTRACE_CAPTURE_ON_BEHALF), every use audited.
+    Permission.CAPTURE_ON_BEHALF: Rule(_roles(_ISSUER), industry=False, audited=True),
     Permission.QUERY_TRACE: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_EVENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),
     Permission.QUERY_CONTENTS: Rule(_roles(_AUTH, _OP), audited=True, purpose=True),

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     refusal_payload_bytes: int = Field(default=16 * 1024, ge=1024)
     # A code request covers at most this many hours of its machine's declared capacity.
     request_capacity_hours: float = Field(default=24, gt=0)
+    # An arrival of goods neither in transit to the reporter nor held by it: "refuse" it, or
+    # "flag" it (accept the event, leave custody where it was). The authorities are alerted.
+    unexpected_arrival: Literal["refuse", "flag"] = "refuse"
+    # Whether the issuer's staff may report events in an operator's name (audited).
+    capture_on_behalf: bool = False
 
     @field_validator("issuer_code")
     @classmethod

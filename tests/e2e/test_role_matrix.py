@@ -71,8 +71,10 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     # a queued report is accepted from any reporter; its events are checked when it runs
     ("POST", "/capture"): frozenset({"issuer_admin", "operator", "industry"}),
     ("GET", "/capture/{job_id}"): MAKER_OR_ISSUER,
-    ("POST", "/events"): MAKER_OR_ISSUER,
-    ("POST", "/messages"): MAKER_OR_ISSUER,
+    # The issuer reports in an operator's name only where the node allows it (off by default,
+    # ITPTRACE_CAPTURE_ON_BEHALF); a queued /capture of it is accepted, its job then refused.
+    ("POST", "/events"): frozenset({"industry"}),
+    ("POST", "/messages"): frozenset({"industry"}),
     ("GET", "/events"): frozenset({"authority", "operator", "industry"}),
     ("GET", "/uis/{ui}/trace"): frozenset({"authority", "operator", "industry"}),
     ("GET", "/uis/{ui}/where"): frozenset({"authority", "inspector", "operator", "industry"}),

@@ -166,11 +166,14 @@ def test_dispatch_moves_a_container_with_everything_in_it_and_arrival_receives_i
     assert where(chain.ctx, AUTH, chain.packs[3]).facility_id == w.depot
 
 
-def test_an_unexpected_arrival_is_accepted_and_flagged(chain: Chain) -> None:
+def test_an_arrival_of_goods_never_dispatched_to_the_reporter_is_refused(chain: Chain) -> None:
     applied(chain)
     w, m, t = chain.world, chain.msg, chain.now
     result = chain.send(chain.importer, m.arrive(w.importer, w.depot, chain.packs[:1], t))
-    assert result.ok and result.accepted[0].flags == ["unexpected_arrival"]
+    assert [(p.code, p.subject) for p in result.problems] == [
+        ("not_in_your_custody", chain.packs[0])
+    ]
+    assert w.maker not in result.problems[0].message
 
 
 @pytest.mark.parametrize(

@@ -328,9 +328,26 @@ def packs(cli: Cli, chain: dict[str, str], tmp_path: Path) -> list[str]:
 REPORTED_AT = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)  # half an hour before the CLI's clock
 
 
-def test_a_captured_report_prints_its_counts_and_a_repeat_is_a_duplicate(
+@pytest.fixture
+def on_behalf(cli: Cli) -> Cli:
+    """The CLI of a node whose issuer's staff may report in an operator's name."""
+    cli.env["ITPTRACE_CAPTURE_ON_BEHALF"] = "true"
+    return cli
+
+
+def test_the_console_reports_in_an_operators_name_only_where_the_node_allows_it(
     cli: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
 ) -> None:
+    m = Messages(prefix="CLI")
+    applied = m.apply(chain["operator"], chain["facility"], chain["machine"], packs, REPORTED_AT)
+    report = capture_file(tmp_path, "applied.json", applied)
+    assert "ITPTRACE_CAPTURE_ON_BEHALF" in cli("capture", str(report), expect=1)
+
+
+def test_a_captured_report_prints_its_counts_and_a_repeat_is_a_duplicate(
+    on_behalf: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
+) -> None:
+    cli = on_behalf
     m = Messages(prefix="CLI")
     applied = m.apply(chain["operator"], chain["facility"], chain["machine"], packs, REPORTED_AT)
     report = capture_file(tmp_path, "applied.json", applied)
@@ -344,8 +361,9 @@ def test_a_captured_report_prints_its_counts_and_a_repeat_is_a_duplicate(
 
 
 def test_a_refused_event_refuses_the_report_and_exits_1_unless_partial(
-    cli: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
+    on_behalf: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
 ) -> None:
+    cli = on_behalf
     m, maker = Messages(prefix="CLI"), chain["operator"]
     good = m.apply(maker, chain["facility"], chain["machine"], packs[:1], REPORTED_AT)
     bad = m.apply(maker, chain["facility"], chain["machine"], ["KET01NOSUCHPACK"], REPORTED_AT)

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from itptrace.access import Actor, local_issuer
+from itptrace.access import Actor, Role, local_issuer
 from itptrace.capture.catalogue import CATALOGUE
 from itptrace.capture.model import DestinationKind, MessageType, Problem, TraceEvent
 from itptrace.capture.native import parse_native
@@ -153,7 +153,11 @@ CASES: dict[str, Callable[[Chain], Case]] = {
     ),
     "unknown_originator": lambda c: Case(
         apply(c, originator_id=NOBODY), NOBODY, "not an active registered economic operator",
-        actor=local_issuer(),
+        actor=Actor("nobody", Role.OPERATOR, operator_id=NOBODY),
+    ),
+    "not_in_your_custody": lambda c: Case(
+        c.msg.arrive(c.world.importer, c.world.depot, c.packs[:1], c.now), c.packs[0],
+        "is not in your custody", before=(A(c),), actor=c.importer,
     ),
     "unknown_facility": lambda c: using(
         apply(c, facility_id=second_plant(c, active=False)),
@@ -257,7 +261,7 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         deal(c, currency="XXQ"), "XXQ", "unknown ISO 4217 currency", before=(A(c),)
     ),
     "unknown_operator": lambda c: Case(
-        deal(c, buyer=NOBODY), NOBODY, "not registered", before=(A(c),)
+        deal(c, buyer=NOBODY), NOBODY, "not an active registered", before=(A(c),)
     ),
     "originator_not_party": lambda c: Case(
         deal(c, seller=c.world.importer, buyer=c.world.importer), c.world.maker,
@@ -268,9 +272,10 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         c.msg.deactivate(c.world.maker, c.packs[:1], c.now, "vanished"), "vanished",
         "reason must be one of", before=(A(c),),
     ),
-    "not_custodian": lambda c: Case(
+    "not_custodian": lambda c: Case(  # the consignee of goods still in the sender's hands
         c.msg.deactivate(c.world.importer, c.packs[:1], c.now, "stolen"), c.packs[0],
-        f"is held by {c.world.maker}", before=(A(c),), actor=c.importer,
+        f"is not held by {c.world.importer}", before=(A(c), send(c, c.packs[:1])),
+        actor=c.importer,
     ),
     "unknown_event": lambda c: Case(
         c.msg.recall(c.world.maker, "MSG-NEVER", c.now), "MSG-NEVER", "no stored message"
@@ -292,9 +297,16 @@ CASES: dict[str, Callable[[Chain], Case]] = {
         apply(c, event_time=c.now - hours(4), production_stamp=None),
         lambda e: Case(e, e.event_id, "after the event"),
     ),
-    "unexpected_arrival": lambda c: Case(
-        c.msg.arrive(c.world.importer, c.world.depot, c.packs[:1], c.now), c.packs[0],
-        "without a dispatch to it", before=(A(c),), actor=c.importer,
+    "unexpected_arrival": lambda c: Case(  # the sender takes back what it dispatched
+        c.msg.arrive(c.world.maker, c.world.plant, c.packs[:1], c.now), c.packs[0],
+        "without a dispatch to it", before=(A(c), send(c, c.packs[:1])),
+    ),
+    "arrival_not_dispatched": lambda c: Case(  # the maker no longer holds what it delivered
+        c.msg.arrive(c.world.maker, c.world.plant, c.packs[:1], c.now), c.packs[0],
+        "was not dispatched to", before=(
+            A(c), send(c, c.packs[:1]),
+            c.msg.arrive(c.world.importer, c.world.depot, c.packs[:1], c.now),
+        ),
     ),
 }
 # fmt: on

@@ -289,11 +289,13 @@ class Lifecycle(RuleBasedStateMachine):
     @precondition(lambda self: self.loose(None) or self.loose(self.plant))
     @rule(data=st.data())
     def arrive(self, data: st.DataObject) -> None:
-        """Receive items in transit, or (flagged) items that were never dispatched."""
+        """Receive items in transit; items never dispatched to the importer stay put."""
         uis = data.draw(some(self.loose(None) or self.loose(self.plant), 3))
         event = self.c.msg.arrive(self.importer, self.depot, uis, self.c.now)
-        flags = () if self.loose(None) else ("unexpected_arrival",) * len(uis)
-        self.move(event, moving=False, flags=flags)
+        if not self.loose(None):  # still at the maker's plant: no custody without a dispatch
+            self.refuse((self.c.importer, [event], "not_in_your_custody"))
+            return
+        self.move(event, moving=False)
 
     def move(self, event: TraceEvent, *, moving: bool, flags: tuple[str, ...] = ()) -> None:
         self.accept(event, set(event.uis), {u: replace(self.items[u]) for u in event.uis}, flags)
@@ -369,7 +371,10 @@ class Lifecycle(RuleBasedStateMachine):
             (self.loose(None), lambda: (maker, [ship(self.loose(None)[:1])], "item_in_transit")),
             (dead, lambda: (maker, [ship(dead[:1])], "ui_deactivated")),
             (held, lambda: (self.c.importer, [m.deactivate(self.importer, held[:1], now,
-                                                           "lost")], "not_custodian")),
+                                                           "lost")],
+                            # the consignee of goods on their way hears why; others nothing
+                            "not_custodian" if self.top(held[0]).moving
+                            else "not_in_your_custody")),
             (self.fillable(plant), lambda: (maker, [m.aggregate(self.maker, plant, (
                 box := self.fillable(plant)[0]), [box], now)], "aggregation_cycle")),
             (nested and boxes, lambda: (maker, [m.aggregate(self.maker, plant, boxes[0],

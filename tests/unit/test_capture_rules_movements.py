@@ -14,6 +14,7 @@ from itptrace.capture.state import ACTIVE, DEACTIVATED, IN_TRANSIT, RETAIL
 from tests.capture_fakes import (
     CLOSED,
     DEPOT,
+    DEPOT2,
     GONE,
     IMPORTER,
     MAKER,
@@ -164,21 +165,41 @@ def test_an_arrival_at_the_destination_hands_the_items_to_the_receiver() -> None
     assert repo.states[case].destination_facility_id is None
 
 
-def test_an_arrival_elsewhere_than_the_destination_is_accepted_and_flagged() -> None:
+def test_an_arrival_at_another_facility_of_the_consignee_is_accepted_and_flagged() -> None:
     repo = FakeRepository()
     packs = repo.packs(1)
-    repo.shipped(packs, to=WAREHOUSE)
-    report = repo.send(event := arrival(packs, by=IMPORTER, facility=DEPOT))
+    repo.shipped(packs, to=DEPOT)
+    report = repo.send(event := arrival(packs, by=IMPORTER, facility=DEPOT2))
     assert report.ok and report.flags(event) == ["unexpected_arrival"]
     assert repo.states[packs[0]].custodian_id == IMPORTER
 
 
-def test_an_export_with_no_destination_facility_arrives_anywhere_unflagged() -> None:
+def test_an_arrival_of_goods_dispatched_to_another_operator_is_refused() -> None:
+    repo = FakeRepository()
+    packs = repo.packs(1)
+    repo.shipped(packs, to=OUTLET)
+    report = repo.send(arrival(packs, by=IMPORTER, facility=DEPOT))
+    assert subjects(report) == [("arrival_not_dispatched", packs[0])]
+    shown = report.problems[0].shown()  # what the importer is told: not who holds them
+    assert shown.code == "not_in_your_custody" and MAKER not in shown.message
+    assert MAKER in report.problems[0].message  # what the authorities read
+    assert repo.states[packs[0]].custodian_id == MAKER
+
+
+def test_an_export_arrives_with_the_consignee_it_names_unflagged() -> None:
+    repo = FakeRepository()
+    packs = repo.packs(1)
+    repo.accept(export(packs, consignee_name=None, consignee_id=IMPORTER))
+    report = repo.send(event := arrival(packs))
+    assert report.ok and report.flags(event) == []
+    assert repo.states[packs[0]].custodian_id == IMPORTER
+
+
+def test_an_export_naming_no_registered_consignee_arrives_with_no_one_else() -> None:
     repo = FakeRepository()
     packs = repo.packs(1)
     repo.accept(export(packs))
-    report = repo.send(event := arrival(packs))
-    assert report.ok and report.flags(event) == []
+    assert repo.send(arrival(packs)).codes() == ["arrival_not_dispatched"]
 
 
 def test_an_arrival_at_the_holders_own_facility_without_a_dispatch_is_flagged() -> None:
@@ -212,12 +233,6 @@ def test_an_arrival_names_its_items() -> None:
     assert repo.send(arrival([])).codes() == ["missing_field"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="custody moves without a dispatch: an arrival of items still held at another "
-    "operator's facility (never dispatched) is only flagged unexpected_arrival and hands "
-    "them to the reporter (ARCHITECTURE: custody moves only along recorded dispatches)",
-)
 def test_an_arrival_cannot_take_items_another_operator_holds_and_never_dispatched() -> None:
     repo = FakeRepository()
     packs = repo.packs(2)
@@ -252,12 +267,6 @@ def test_a_trans_loading_names_its_items() -> None:
     assert repo.send(transloading([])).codes() == ["missing_field"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="anyone may report a trans-loading of anyone's goods in transit: the reporter is "
-    "not checked against the holder (nor the destination), so a stranger writes into the "
-    "items' history (and blocks their holder's recalls with recall_superseded)",
-)
 def test_only_the_holder_reports_a_trans_loading() -> None:
     repo = FakeRepository()
     packs = repo.packs(1)
@@ -305,11 +314,6 @@ def test_a_delivery_to_retail_goes_to_a_registered_retail_outlet(outlet: str) ->
     assert report.codes() == ["unknown_destination"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="delivery to retail checks the outlet's type but not that it is active: a "
-    "deactivated outlet still receives (a dispatch to a deactivated facility is refused)",
-)
 def test_a_deactivated_retail_outlet_receives_nothing() -> None:
     repo = FakeRepository()
     report = repo.send(retail_delivery(stock_at_the_depot(repo), outlet=SHUT_OUTLET))
@@ -319,8 +323,8 @@ def test_a_deactivated_retail_outlet_receives_nothing() -> None:
 @pytest.mark.parametrize(
     ("history", "code"),
     [
-        ("never_applied", "ui_not_applied"),
-        ("at_the_plant", "item_not_at_facility"),
+        ("never_applied", "not_in_your_custody"),  # the maker's code, not the importer's
+        ("at_the_plant", "not_in_your_custody"),
         ("in_transit", "item_in_transit"),
         ("deactivated", "ui_deactivated"),
         ("delivered", "item_not_at_facility"),
@@ -368,7 +372,9 @@ def test_an_invoice_order_or_payment_is_reported_by_its_seller_or_buyer(
     kind: MessageType, by: str
 ) -> None:
     repo = FakeRepository()
-    report = repo.send(transaction(repo.packs(2), kind=kind, by=by))
+    packs = repo.packs(2)
+    repo.shipped(packs, to=DEPOT)  # the buyer is their consignee
+    report = repo.send(transaction(packs, kind=kind, by=by))
     assert report.ok and report.view.changed == {}
 
 
@@ -394,15 +400,13 @@ def test_a_transaction_is_in_an_iso_4217_currency_between_registered_operators()
 
 def test_only_the_seller_or_the_buyer_reports_a_transaction() -> None:
     repo = FakeRepository()
-    assert subjects(repo.send(transaction(repo.packs(1), by=RETAILER))) == [
-        ("originator_not_party", RETAILER)
-    ]
+    assert subjects(repo.send(transaction([], by=RETAILER))) == [("originator_not_party", RETAILER)]
 
 
 def test_a_transaction_lists_only_applied_items_and_every_fault_at_once() -> None:
     repo = FakeRepository()
     (unused,) = repo.issue()
-    report = repo.send(transaction([unused], by=RETAILER, currency="ZZZ", buyer="KET01ENOBODY"))
+    report = repo.send(transaction([unused], seller=RETAILER, currency="ZZZ", buyer="KET01ENOBODY"))
     assert report.codes() == [
         "unknown_currency",
         "unknown_operator",
@@ -411,22 +415,11 @@ def test_a_transaction_lists_only_applied_items_and_every_fault_at_once() -> Non
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a transaction's seller and buyer are checked as registered, not as active: a "
-    "deactivated operator still trades (an inactive originator or facility is refused)",
-)
 def test_a_deactivated_operator_is_no_party_to_a_transaction() -> None:
     repo = FakeRepository()
     assert repo.send(transaction(repo.packs(1), buyer=GONE)).codes() == ["unknown_operator"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a transaction may list any applied items, even ones neither its seller nor its "
-    "buyer ever held: a stranger's invoice enters a rival's packs' history (and blocks the "
-    "rival's recalls with recall_superseded)",
-)
 def test_a_transaction_lists_only_items_its_seller_or_buyer_holds() -> None:
     repo = FakeRepository()
     (rivals,) = repo.issue(operator=RIVAL, facility=RIVAL_PLANT)

@@ -17,6 +17,10 @@ CATALOGUE: dict[str, str] = {
     "unknown_facility": "The facility is not an active registered facility.",
     "facility_not_own": "An operator reports only for its own facilities.",
     "originator_not_actor": "A user reports only as the operator it is bound to.",
+    "not_in_your_custody": (
+        "The item is outside the reporter's custody: it neither holds it, nor held it, nor is "
+        "it on its way to it (the full reason is kept for the authorities)."
+    ),
     # application
     "ui_unknown": "The UI was never issued (as a unit-level UI, for application).",
     "ui_not_issued_to_operator": "The UI was issued to another operator.",
@@ -41,6 +45,10 @@ CATALOGUE: dict[str, str] = {
     "item_in_transit": "The item is in transit.",
     "item_not_at_facility": "The item is not at the reporting facility.",
     "item_not_in_transit": "Trans-loading concerns only dispatched items in transit.",
+    "arrival_not_dispatched": (
+        "An arrival of items neither in transit to the reporter nor held by it: refused (or, "
+        "by the Party's setting, flagged without moving custody); the authorities are alerted."
+    ),
     "unknown_destination": "The destination facility is not registered (or not a retail outlet).",
     "destination_incomplete": (
         "Export, duty-free, free-zone and transit dispatches need a country, consignee and route."
@@ -52,7 +60,9 @@ CATALOGUE: dict[str, str] = {
     "originator_not_party": "The originator of a transaction must be its seller or buyer.",
     # deactivation and recall
     "bad_reason": "The deactivation reason is not destroyed, stolen, lost, recalled or expired.",
-    "not_custodian": "Only the operator holding an item deactivates it.",
+    "not_custodian": (
+        "Only the operator holding an item (or, in transit, its consignee) acts on it."
+    ),
     "unknown_event": "The recalled message is not stored.",
     "recall_not_own": "Only the sender of a message may recall it.",
     "already_recalled": "The message is already recalled.",

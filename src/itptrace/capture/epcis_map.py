@@ -99,6 +99,14 @@ def to_trace_event(event: EpcisEvent, originator: str | None, context: Any = Non
     sender = str(_ext(event, "originator") or originator or "")
     facility = _strip(event.biz_location or event.read_point, FACILITY_URN)
     epcs = event.child_epcs if event.type == "AggregationEvent" else event.epc_list
+    if kind is MessageType.OTHER:
+        # Every identifier the event names is checked and indexed (rules_custody): the
+        # children of an association, the inputs and outputs of a transformation too.
+        epcs = tuple(
+            dict.fromkeys(
+                (*event.epc_list, *event.child_epcs, *event.input_epcs, *event.output_epcs)
+            )
+        )
     if kind is MessageType.RCL:
         assert event.error_declaration is not None
         recalled = _strip(event.event_id, MESSAGE_URN) or event.hash_id
@@ -227,7 +235,7 @@ def _epc(ui: str, gtin: str | None) -> str:
 def from_trace_event(event: TraceEvent, gtins: dict[str, str] | None = None) -> EpcisEvent:
     """The EPCIS form of a stored event (``gtins`` gives unit packs' GTINs for Digital Links)."""
     if event.message_type is MessageType.OTHER and event.details and "epcis" not in event.details:
-        return parse_document(dict(event.details)).events[0]  # stored before migration 0015
+        return parse_document(dict(event.details)).events[0]  # stored before migration 0014
     gtins = gtins or {}
     epcs = [_epc(u, gtins.get(u)) for u in event.uis]
     ext: dict[str, Any] = {

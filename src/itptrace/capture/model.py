@@ -94,13 +94,48 @@ class TraceEvent:
 
 @dataclass(frozen=True)
 class Problem:
-    """Why an event is refused (or flagged): a catalogued code, a message, the identifier."""
+    """Why an event is refused (or flagged): a catalogued code, a message, the identifier.
+
+    ``private``: the reason concerns an item outside the reporter's custody, so the reporter
+    is told only ``NOT_IN_YOUR_CUSTODY`` (``shown``); the full reason is stored with the
+    refusal for the authorities.
+    """
 
     code: str
     message: str
     subject: str | None = None
     event_id: str | None = None
     flag_only: bool = False
+    private: bool = False
+
+    def shown(self) -> Problem:
+        """The problem as the reporter sees it."""
+        if not self.private:
+            return self
+        return Problem(
+            NOT_IN_YOUR_CUSTODY,
+            f"UI {self.subject} is not in your custody",
+            self.subject,
+            self.event_id,
+            self.flag_only,
+        )
+
+    def stored(self) -> dict[str, object]:
+        """The problem as a stored refusal keeps it: as shown, with the withheld reason."""
+        shown = self.shown()
+        row: dict[str, object] = {
+            "code": shown.code,
+            "message": shown.message,
+            "subject": shown.subject,
+            "event_id": shown.event_id,
+            "flag_only": shown.flag_only,
+        }
+        if self.private:
+            row["withheld"] = {"code": self.code, "message": self.message}
+        return row
+
+
+NOT_IN_YOUR_CUSTODY = "not_in_your_custody"
 
 
 class CaptureError(Exception):

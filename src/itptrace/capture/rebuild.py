@@ -138,6 +138,8 @@ def _loaders(real: Connection, copy: Connection, leaf: int) -> Loaders:
         event=lambda eid: store.load_event(copy, eid),
         latest_seq=lambda uis: store.latest_seqs(copy, uis),
         details=lambda seq: store.event_details(copy, seq),
+        held=lambda operator, uis: store.held_before(copy, operator, uis),
+        consignees=lambda uis: store.dispatch_consignees(copy, uis),
     )
 
 

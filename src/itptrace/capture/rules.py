@@ -28,11 +28,18 @@ from itptrace.capture.state import (
 
 @dataclass(frozen=True)
 class Policy:
-    """Deadlines (EU defaults): report within 3 h; dispatch and trans-loading up to 24 h ahead."""
+    """Deadlines (EU defaults): report within 3 h; dispatch and trans-loading up to 24 h ahead.
+
+    ``unexpected_arrival``: what an arrival of items neither held by the reporter nor in
+    transit to it does: ``refuse`` it (the default), or ``flag`` it, accepting the event
+    without moving those items' custody (the Party's setting ``ITPTRACE_UNEXPECTED_ARRIVAL``).
+    Either way the authorities get an alert.
+    """
 
     report_within: timedelta = timedelta(hours=3)
     announce_ahead: timedelta = timedelta(hours=24)
     clock_skew: timedelta = timedelta(minutes=5)
+    unexpected_arrival: str = "refuse"
 
 
 Outcome = tuple[list[Problem], dict[str, object]]
@@ -209,12 +216,16 @@ def apply_dispatch(event: TraceEvent, view: StateView) -> Outcome:
     return [], extra
 
 
-def apply_arrival(event: TraceEvent, view: StateView) -> Outcome:
-    problems, flags = moves.check_arrival(event, view)
+def apply_arrival(event: TraceEvent, view: StateView, policy: Policy) -> Outcome:
+    problems, flags = moves.check_arrival(event, view, keep=policy.unexpected_arrival == "flag")
     if problems:
         return problems, {}
-    extra = _before(view, event.uis)
-    for ui in event.uis:
+    kept = {p.subject for p in flags if p.code == moves.NOT_DISPATCHED}
+    moved = tuple(ui for ui in event.uis if ui not in kept)
+    extra = _before(view, moved)
+    if kept:
+        extra["not_moved"] = sorted(str(ui) for ui in kept)
+    for ui in moved:
         view.update(
             ui,
             status=ACTIVE,
@@ -264,22 +275,24 @@ def apply_deactivation(event: TraceEvent, view: StateView) -> Outcome:
 
 
 def apply_other(event: TraceEvent, view: StateView) -> Outcome:
-    return [], {}
+    """An event no tobacco rule applies to changes nothing, but names only applied items
+    (its reporter's custody of them is checked before, by ``rules_custody``)."""
+    return moves.check_named(event, view), {}
 
 
-Rule = Callable[[TraceEvent, StateView, int], Outcome]
+Rule = Callable[[TraceEvent, StateView, int, Policy], Outcome]
 
 RULES: dict[MessageType, Rule] = {
-    MessageType.EUA: lambda e, v, i: apply_application(e, v),
-    MessageType.EPA: apply_aggregation,
-    MessageType.EUD: apply_disaggregation,
-    MessageType.EDP: lambda e, v, i: apply_dispatch(e, v),
-    MessageType.ERP: lambda e, v, i: apply_arrival(e, v),
-    MessageType.ETL: lambda e, v, i: apply_transloading(e, v),
-    MessageType.EVR: lambda e, v, i: apply_retail_delivery(e, v),
-    MessageType.EIV: lambda e, v, i: apply_transaction(e, v),
-    MessageType.EPO: lambda e, v, i: apply_transaction(e, v),
-    MessageType.EPR: lambda e, v, i: apply_transaction(e, v),
-    MessageType.IDA: lambda e, v, i: apply_deactivation(e, v),
-    MessageType.OTHER: lambda e, v, i: apply_other(e, v),
+    MessageType.EUA: lambda e, v, i, p: apply_application(e, v),
+    MessageType.EPA: lambda e, v, i, p: apply_aggregation(e, v, i),
+    MessageType.EUD: lambda e, v, i, p: apply_disaggregation(e, v, i),
+    MessageType.EDP: lambda e, v, i, p: apply_dispatch(e, v),
+    MessageType.ERP: lambda e, v, i, p: apply_arrival(e, v, p),
+    MessageType.ETL: lambda e, v, i, p: apply_transloading(e, v),
+    MessageType.EVR: lambda e, v, i, p: apply_retail_delivery(e, v),
+    MessageType.EIV: lambda e, v, i, p: apply_transaction(e, v),
+    MessageType.EPO: lambda e, v, i, p: apply_transaction(e, v),
+    MessageType.EPR: lambda e, v, i, p: apply_transaction(e, v),
+    MessageType.IDA: lambda e, v, i, p: apply_deactivation(e, v),
+    MessageType.OTHER: lambda e, v, i, p: apply_other(e, v),
 }

@@ -61,9 +61,19 @@ def check_application(event: TraceEvent, view: StateView) -> list[Problem]:
     judged: object = _UNJUDGED
     verdict: tuple[str, str] | None = None
     for ui in event.uis:
-        if (states[ui] if ui in states else view.state(ui)) is not None:
+        if (state := states[ui] if ui in states else view.state(ui)) is not None:
+            # Another operator's pack: the reporter learns nothing of it (rules_custody).
+            top = view.top(ui)
+            theirs = top is not None and top.custodian_id != event.originator_id
             problems.append(
-                make_problem(event, "ui_already_applied", f"UI {ui} was already applied", ui)
+                Problem(
+                    "ui_already_applied",
+                    f"UI {ui} was already applied"
+                    + (f" and is held by {state.custodian_id}" if theirs else ""),
+                    ui,
+                    event.event_id,
+                    private=theirs,
+                )
             )
             continue
         issued = issuances[ui] if ui in issuances else view.issuance(ui)

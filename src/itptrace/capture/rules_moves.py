@@ -6,10 +6,12 @@ from __future__ import annotations
 import pycountry
 
 from itptrace.capture.model import DestinationKind, Problem, TraceEvent
+from itptrace.capture.rules_custody import destined_to, holds_or_receives, items_of
 from itptrace.capture.rules_items import at_facility, make_problem, need_items, not_applied
-from itptrace.capture.state import DEACTIVATED, IN_TRANSIT, StateView
+from itptrace.capture.state import DEACTIVATED, IN_TRANSIT, StateView, UiState
 
 DEACTIVATION_REASONS = {"destroyed", "stolen", "lost", "recalled", "expired"}
+NOT_DISPATCHED = "arrival_not_dispatched"
 
 
 def check_dispatch(event: TraceEvent, view: StateView) -> list[Problem]:
@@ -57,12 +59,25 @@ def check_dispatch(event: TraceEvent, view: StateView) -> list[Problem]:
     ]
 
 
-def check_arrival(event: TraceEvent, view: StateView) -> tuple[list[Problem], list[Problem]]:
+def check_arrival(
+    event: TraceEvent, view: StateView, *, keep: bool = False
+) -> tuple[list[Problem], list[Problem]]:
+    """Refusals and flags of an arrival: custody passes only along a dispatch.
+
+    An item is received only when it is in transit to the reporter (the dispatch named one
+    of its facilities, or it as consignee: flagged ``unexpected_arrival`` when it arrives at
+    another of its facilities) or when the reporter holds it already (its own goods moved or
+    returned without a dispatch to that facility: flagged). Any other item is someone
+    else's: ``arrival_not_dispatched`` (private unless the reporter held the item before),
+    refused, or with ``keep`` a flag on an accepted event that leaves the item where it is.
+    """
     problems = need_items(event)
     if problems:
         return problems, []
     view.prefetch(event.uis)
     flags: list[Problem] = []
+    foreign: list[UiState] = []
+    me = event.originator_id
     for ui in event.uis:
         state = view.state(ui)
         if state is None:
@@ -78,38 +93,73 @@ def check_arrival(event: TraceEvent, view: StateView) -> tuple[list[Problem], li
                     ui,
                 )
             )
-        elif state.status != IN_TRANSIT or state.destination_facility_id not in (
-            None,
-            event.facility_id,
-        ):
-            flags.append(
-                Problem(
-                    "unexpected_arrival",
-                    f"UI {ui} arrived at {event.facility_id} without a dispatch to it",
-                    ui,
-                    event.event_id,
-                    flag_only=True,
+        elif destined_to(view, state, me) or state.custodian_id == me:
+            if state.status != IN_TRANSIT or state.destination_facility_id not in (
+                None,
+                event.facility_id,
+            ):
+                flags.append(
+                    Problem(
+                        "unexpected_arrival",
+                        f"UI {ui} arrived at {event.facility_id} without a dispatch to it",
+                        ui,
+                        event.event_id,
+                        flag_only=True,
+                    )
                 )
-            )
+        else:
+            foreign.append(state)
+    # An item the reporter held before is told apart (it may know of it); any other is
+    # someone else's business: the reporter is told only not_in_your_custody.
+    held = view.held_before(me, [state.ui for state in foreign]) if foreign else set()
+    for state in foreign:
+        ui, private = state.ui, state.ui not in held
+        why = (
+            f"is held by {state.custodian_id} at {state.facility_id} ({state.status}) and "
+            if private
+            else ""
+        )
+        refusal = Problem(
+            NOT_DISPATCHED,
+            f"UI {ui} {why}was not dispatched to {event.facility_id} or to {me}",
+            ui,
+            event.event_id,
+            flag_only=keep,
+            private=private,
+        )
+        (flags if keep else problems).append(refusal)
     return problems, flags
 
 
 def check_in_transit(event: TraceEvent, view: StateView) -> list[Problem]:
+    """A trans-loading concerns loose items in transit, reported by their sender (who holds
+    them until they arrive) or their consignee."""
     problems = need_items(event)
     view.prefetch(event.uis)
-    return problems + [
-        make_problem(
-            event, "item_not_in_transit", f"UI {ui} is not a dispatched item in transit", ui
-        )
-        for ui in event.uis
-        if (s := view.state(ui)) is None or s.status != IN_TRANSIT or s.parent is not None
-    ]
+    for ui in event.uis:
+        state = view.state(ui)
+        if state is None or state.status != IN_TRANSIT or state.parent is not None:
+            problems.append(
+                make_problem(
+                    event, "item_not_in_transit", f"UI {ui} is not a dispatched item in transit", ui
+                )
+            )
+        elif not holds_or_receives(view, ui, event.originator_id):
+            problems.append(
+                make_problem(
+                    event,
+                    "not_custodian",
+                    f"UI {ui} is in transit neither from nor to {event.originator_id}",
+                    ui,
+                )
+            )
+    return problems
 
 
 def check_retail_delivery(event: TraceEvent, view: StateView) -> list[Problem]:
     problems = need_items(event)
     outlet = view.facility(event.destination_facility_id or event.facility_id or "")
-    if outlet is None or outlet.type != "retail_outlet":
+    if outlet is None or outlet.type != "retail_outlet" or not outlet.active:
         problems.append(
             make_problem(
                 event,
@@ -145,10 +195,14 @@ def check_transaction(event: TraceEvent, view: StateView) -> list[Problem]:
             )
         )
     for party in (t.seller_id, t.buyer_id):
-        if view.operator(party) is None:
+        operator = view.operator(party)
+        if operator is None or not operator.active:
             problems.append(
                 make_problem(
-                    event, "unknown_operator", f"operator {party} is not registered", party
+                    event,
+                    "unknown_operator",
+                    f"operator {party} is not an active registered operator",
+                    party,
                 )
             )
     if event.originator_id not in (t.seller_id, t.buyer_id):
@@ -160,8 +214,25 @@ def check_transaction(event: TraceEvent, view: StateView) -> list[Problem]:
                 event.originator_id,
             )
         )
-    view.prefetch(event.uis)
-    return problems + [not_applied(event, ui) for ui in event.uis if view.state(ui) is None]
+    return problems + check_named(event, view)
+
+
+def check_named(event: TraceEvent, view: StateView) -> list[Problem]:
+    """Every identifier the event names is an applied item (or a container) of this node:
+    one never issued is refused ``ui_unknown``, one issued but not applied ``ui_not_applied``."""
+    named = items_of(event)
+    view.prefetch(named)
+    problems = []
+    for ui in named:
+        if view.state(ui) is not None:
+            continue
+        if view.issuance(ui) is None:
+            problems.append(
+                make_problem(event, "ui_unknown", f"{ui} was never issued by this node", ui)
+            )
+        else:
+            problems.append(not_applied(event, ui))
+    return problems
 
 
 def check_deactivation(event: TraceEvent, view: StateView) -> list[Problem]:
@@ -189,7 +260,10 @@ def check_deactivation(event: TraceEvent, view: StateView) -> list[Problem]:
             if top is not None and top.custodian_id != event.originator_id:
                 problems.append(
                     make_problem(
-                        event, "not_custodian", f"UI {ui} is held by {top.custodian_id}", ui
+                        event,
+                        "not_custodian",
+                        f"UI {ui} is not held by {event.originator_id}",
+                        ui,
                     )
                 )
     return problems

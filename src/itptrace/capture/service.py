@@ -20,16 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from itptrace.access import Actor, Permission, Role, allowed, authorize
+from itptrace.access import Actor, Permission, Role, authorize
+from itptrace.auth import audit
 from itptrace.capture import recall, store
+from itptrace.capture.custody_alerts import alert_rows
 from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
 from itptrace.capture.native import message_to_json
 from itptrace.capture.rules import RULES, Policy, check_originator, check_timing
+from itptrace.capture.rules_custody import custody_problems
 from itptrace.capture.state import Loaders, StateView
 from itptrace.capture.writer import Accepted, Checked, write_accepted
 from itptrace.context import Context
-from itptrace.errors import Forbidden
+from itptrace.errors import DomainError, Forbidden
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -56,15 +59,37 @@ def fingerprint(event: TraceEvent, body: dict[str, Any] | None = None) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
-def _authorise(actor: Actor, events: list[TraceEvent]) -> None:
+def _authorise(ctx: Context, actor: Actor, events: list[TraceEvent]) -> list[str]:
+    """Refuse unless ``actor`` may report ``events``; the operators it reports for on their
+    behalf (an explicit right of the issuer's staff, off unless the node allows it)."""
     authorize(actor, Permission.CAPTURE_REPORT)
-    for event in events:
-        if not allowed(actor, Permission.CAPTURE_REPORT, event.originator_id):
-            raise Forbidden(
-                f"{actor.name} may report only as {actor.operator_id}, not {event.originator_id}",
-                subject=event.event_id,
-                code="originator_not_actor",
-            )
+    if actor.role is Role.OPERATOR:
+        for event in events:
+            if event.originator_id != actor.operator_id:
+                raise Forbidden(
+                    f"{actor.name} may report only as {actor.operator_id}, "
+                    f"not {event.originator_id}",
+                    subject=event.event_id,
+                    code="originator_not_actor",
+                )
+        return []
+    if not events:
+        return []
+    if not ctx.settings.capture_on_behalf:
+        raise Forbidden(
+            f"{actor.name} may not report events in an operator's name: this node does not "
+            "allow reporting on behalf (ITPTRACE_CAPTURE_ON_BEHALF); operators report their "
+            "own events",
+            subject=actor.name,
+            code="on_behalf_refused",
+        )
+    authorize(actor, Permission.CAPTURE_ON_BEHALF)
+    return sorted({event.originator_id for event in events})
+
+
+def submitter_of(actor: Actor) -> str:
+    """Who sent a report, as its events record it: "<operator>/<user>" or the user."""
+    return (f"{actor.operator_id}/{actor.name}" if actor.operator_id else actor.name)[:200]
 
 
 def _loaders(conn: Any) -> Loaders:
@@ -77,6 +102,8 @@ def _loaders(conn: Any) -> Loaders:
         event=lambda eid: store.load_event(conn, eid),
         latest_seq=lambda uis: store.latest_seqs(conn, uis),
         details=lambda seq: store.event_details(conn, seq),
+        held=lambda operator, uis: store.held_before(conn, operator, uis),
+        consignees=lambda uis: store.dispatch_consignees(conn, uis),
     )
 
 
@@ -103,7 +130,10 @@ def _check_one(
         recall.undo(str(details["message_type"]), target, details, view)
         recalled[index] = (event, target, details)
         return problems, {"recalled_seq": target.seq}
-    outcome, extra = RULES[event.message_type](event, view, index)
+    refused = custody_problems(event, view)
+    if refused:
+        return problems + refused, {}
+    outcome, extra = RULES[event.message_type](event, view, index, policy)
     return problems + outcome, extra
 
 
@@ -176,9 +206,25 @@ def capture(
     ``on_commit`` runs inside the capture's transaction after everything is written, so what
     it records (e.g. a capture job's completion) commits or rolls back with the events.
     """
-    _authorise(actor, events)
-    with _collector_paused():
-        return _capture(ctx, events, all_or_nothing, parse_problems, policy, on_commit, actor)
+    params: dict[str, Any] = {"events": len(events)}
+    operation = Permission.CAPTURE_REPORT
+    try:
+        on_behalf = _authorise(ctx, actor, events)
+        if on_behalf:
+            operation = Permission.CAPTURE_ON_BEHALF
+            params["on_behalf"] = ",".join(on_behalf)
+        if policy is None:
+            policy = Policy(unexpected_arrival=ctx.settings.unexpected_arrival)
+        with _collector_paused():
+            result = _capture(ctx, events, all_or_nothing, parse_problems, policy, on_commit, actor)
+    except DomainError as failure:
+        audit.record(ctx, audit.entry_for(actor, operation.value, params, failure=failure))
+        raise
+    # Every capture request leaves a record (the report's counts, never its content).
+    params["refused"] = sum(not p.flag_only for p in result.problems)
+    params["duplicates"] = len(result.duplicates)
+    audit.record(ctx, audit.entry_for(actor, operation.value, params, count=len(result.accepted)))
+    return result
 
 
 def _capture(
@@ -239,7 +285,12 @@ def _capture(
         if (refused or malformed) and all_or_nothing:
             accepted = []
         else:
-            result.accepted = write_accepted(conn, view, accepted, received, recalled)
+            submitter = submitter_of(actor)
+            result.accepted = write_accepted(conn, view, accepted, received, recalled, submitter)
+        store.insert_custody_alerts(conn, alert_rows(events, result.problems, view, received))
+        # The reporter is told nothing about goods outside its custody (Problem.shown); the
+        # stored refusals keep the full reasons for the authorities.
+        result.problems = [p.shown() for p in result.problems]
         limits = (ctx.settings.refusal_problems, ctx.settings.refusal_payload_bytes)
         rows = [_refused_row(event, problems, received, limits) for event, problems in refused]
         rows += [_malformed_row(actor, p, received) for p in malformed[: limits[0]]]
@@ -283,7 +334,7 @@ ITEMS_KEPT = 20  # items of each list a payload summary shows
 
 def _problems_json(problems: list[Problem], kept: int) -> str:
     listed = [
-        {k: v[:TEXT_KEPT] if isinstance(v, str) else v for k, v in p.__dict__.items()}
+        {k: v[:TEXT_KEPT] if isinstance(v, str) else v for k, v in p.stored().items()}
         for p in problems[:kept]
     ]
     if len(problems) > kept:

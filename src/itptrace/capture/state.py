@@ -95,6 +95,10 @@ class Loaders:
     event: Callable[[str], StoredEvent | None]
     latest_seq: Callable[[list[str]], dict[str, int]]
     details: Callable[[int], dict[str, object]]
+    # (operator, uis) -> those of uis the operator held before (``rules_custody``).
+    held: Callable[[str, list[str]], set[str]]
+    # uis -> the consignee their (latest) dispatch named, for those dispatched to no facility.
+    consignees: Callable[[list[str]], dict[str, str | None]]
 
 
 @dataclass
@@ -123,6 +127,8 @@ class StateView:
     reopened: set[int] = field(default_factory=set)
     _facilities: dict[str, FacilityInfo | None] = field(default_factory=dict)
     _operators: dict[str, OperatorInfo | None] = field(default_factory=dict)
+    _consignees: dict[str, str | None] = field(default_factory=dict)
+    _held: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def prefetch(self, uis: Iterable[str]) -> None:
         wanted = [u for u in dict.fromkeys(uis) if u not in self.states]
@@ -169,6 +175,22 @@ class StateView:
             chain.append(state.parent)
             state = self.state(state.parent)
         return chain
+
+    def consignee(self, ui: str) -> str | None:
+        """The consignee the dispatch of ``ui`` named (asked only of an item dispatched to
+        no registered facility, e.g. an export)."""
+        if ui not in self._consignees:
+            self._consignees.update(self.loaders.consignees([ui]))
+            self._consignees.setdefault(ui, None)
+        return self._consignees[ui]
+
+    def held_before(self, operator: str, uis: list[str]) -> set[str]:
+        """Those of ``uis`` that ``operator`` held before (stored history, one batch)."""
+        wanted = [ui for ui in uis if (operator, ui) not in self._held]
+        if wanted:
+            found = self.loaders.held(operator, wanted)
+            self._held.update({(operator, ui): ui in found for ui in wanted})
+        return {ui for ui in uis if self._held[(operator, ui)]}
 
     def facility(self, facility_id: str) -> FacilityInfo | None:
         if facility_id not in self._facilities:

@@ -9,18 +9,19 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itptrace.capture.state import FacilityInfo, Issuance, OperatorInfo, StoredEvent, UiState
 from itptrace.repository.bulk import among, bulk_insert, bulk_update, insert_rows
 from itptrace.repository.db import aware as aware  # re-exported for the services
-from itptrace.repository.history import current_stays, item_links
+from itptrace.repository.history import MAX_DEPTH, current_stays, item_links
 from itptrace.repository.schema import (
     aggregate_uis,
     code_requests,
     containment,
+    custody_alerts,
     epcis_contexts,
     event_items,
     events,
@@ -142,6 +143,88 @@ def load_event(conn: Connection, event_id: str) -> StoredEvent | None:
     )
 
 
+# Events whose accepted, unrecalled report shows that its originator held the items named
+# (each needs the items at the originator's facility, in its hands or on their way to it).
+CUSTODY_EVENTS = ("EUA", "EPA", "EUD", "EDP", "ERP", "ETL", "EVR", "IDA")
+# The flag of an arrival accepted without moving custody: it shows no custody.
+NOT_MOVED = "arrival_not_dispatched"
+
+
+def _containers(conn: Connection, uis: list[str]) -> dict[str, set[str]]:
+    """Every container each of ``uis`` is in now or was ever in (through all levels)."""
+    parents: dict[str, set[str]] = {}
+    frontier, seen = list(uis), set(uis)
+    for _level in range(MAX_DEPTH + 1):
+        if not frontier:
+            break
+        now = select(ui_state.c.ui, ui_state.c.parent).where(
+            among(conn, ui_state.c.ui, frontier), ui_state.c.parent.is_not(None)
+        )
+        before = select(containment.c.child, containment.c.parent).where(
+            among(conn, containment.c.child, frontier)
+        )
+        found = []
+        for child, parent in conn.execute(union_all(now, before)):
+            parents.setdefault(child, set()).add(parent)
+            if parent not in seen:
+                seen.add(parent)
+                found.append(parent)
+        frontier = found
+    out: dict[str, set[str]] = {}
+    for ui in uis:
+        chain, todo = set[str](), [ui]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in chain:
+                    chain.add(parent)
+                    todo.append(parent)
+        out[ui] = chain
+    return out
+
+
+def held_before(conn: Connection, operator: str, uis: list[str]) -> set[str]:
+    """Those of ``uis`` that ``operator`` held at some time: one of its accepted, unrecalled
+    custody events names the UI or a container the UI is or was in. (The stays are not
+    matched in time: an operator that held a container counts as having held whatever was
+    ever inside it, a deliberate over-approximation that only ever admits a former holder.)
+    """
+    containers = _containers(conn, uis)
+    candidates = sorted(set(uis).union(*containers.values()))
+    links = item_links(lambda column: among(conn, column, candidates)).subquery()
+    query = (
+        select(links.c.ui)
+        .distinct()
+        .join(events, events.c.seq == links.c.event_seq)
+        .outerjoin(recalls, recalls.c.recalled_seq == events.c.seq)
+        .where(
+            events.c.originator_id == operator,
+            events.c.message_type.in_(CUSTODY_EVENTS),
+            ~events.c.flags.contains(NOT_MOVED),
+            recalls.c.recall_seq.is_(None),
+        )
+    )
+    shown = {str(ui) for ui in conn.execute(query).scalars()}
+    return {ui for ui in uis if ui in shown or containers[ui] & shown}
+
+
+def dispatch_consignees(conn: Connection, uis: list[str]) -> dict[str, str | None]:
+    """The consignee named by the latest dispatch of each of ``uis``."""
+    links = item_links(lambda column: among(conn, column, uis)).subquery()
+    latest = (
+        select(links.c.ui, func.max(events.c.seq).label("seq"))
+        .join(events, events.c.seq == links.c.event_seq)
+        .where(events.c.message_type == "EDP")
+        .group_by(links.c.ui)
+        .subquery()
+    )
+    query = select(latest.c.ui, events.c.details).join(events, events.c.seq == latest.c.seq)
+    found: dict[str, str | None] = {}
+    for ui, details in conn.execute(query):
+        destination = json.loads(details).get("destination") or {}
+        found[str(ui)] = destination.get("consignee")
+    return found
+
+
 def known_fingerprints(conn: Connection, event_ids: list[str]) -> dict[str, str]:
     """The fingerprints of those of ``event_ids`` already stored (one query per 5,000)."""
     query = select(events.c.event_id, events.c.fingerprint).where(
@@ -261,3 +344,12 @@ def insert_recall(conn: Connection, recalled_seq: int, recall_seq: int) -> None:
 
 def insert_refused(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, refused_events, rows)
+
+
+def insert_custody_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    bulk_insert(conn, custody_alerts, rows)
+
+
+def list_custody_alerts(conn: Connection, after: int, limit: int) -> list[Any]:
+    query = select(custody_alerts).where(custody_alerts.c.id > after)
+    return list(conn.execute(query.order_by(custody_alerts.c.id).limit(limit)))

@@ -88,7 +88,9 @@ def write_accepted(
     accepted: list[Checked],
     received: datetime,
     recalled: dict[int, tuple[TraceEvent, Any, dict[str, Any]]],
+    submitter: str | None = None,
 ) -> list[Accepted]:
+    """Write ``accepted``; ``submitter`` is who sent them (stored beside each originator)."""
     base = store.next_seq(conn)
     seq_of = {checked.index: base + k for k, checked in enumerate(accepted)}
     event_rows: list[dict[str, Any]] = []
@@ -121,6 +123,7 @@ def write_accepted(
                 "event_type": event_type,
                 "action": action,
                 "biz_step": biz_step,
+                "submitter": submitter,
             }
         )
         pairs = [(ui, "item") for ui in items]

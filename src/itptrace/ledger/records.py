@@ -94,6 +94,9 @@ def event_leaf(row: Mapping[str, Any], items: Iterable[tuple[str, str]]) -> byte
         for name in EVENT_FIELDS
     }
     fields["items_sha256"] = lines_digest([f"{ui}\t{role}\n" for ui, role in items])
+    # Recorded since migration 0013; an event without one keeps the leaf it always had.
+    if (submitter := row.get("submitter")) is not None:
+        fields["submitter"] = submitter
     return encode_flat_record(EVENT, fields)
 
 

@@ -7,7 +7,7 @@ format is written in its EPCIS form (``capture.epcis_map.from_trace_event``). Ea
 body is self-contained: it carries every prefix it needs in its own ``@context``.
 
 A stored row that cannot be read back (an edited row, or an event stored without its
-document's context before migration 0015) raises :class:`Unreadable`; the query leaves it
+document's context before migration 0014) raises :class:`Unreadable`; the query leaves it
 out of the event list and names it in the page instead (see ``queries.events``).
 """
 
@@ -66,7 +66,7 @@ def render(
             own = _entries(document) + _entries(event.pop("@context", None))
             body = {"@context": own or [STANDARD_CONTEXT], **event}
         elif details.get("message_type") == "OTHER":
-            # Stored before migration 0015 without its document's context: readable only
+            # Stored before migration 0014 without its document's context: readable only
             # when it used no prefix but the standard ones.
             event = dict(details.get("original") or {})
             body = {"@context": _entries(event.pop("@context", None)) or [STANDARD_CONTEXT]}

@@ -47,8 +47,16 @@ def list_refused(
             r.originator_id,
             r.event_id,
             r.message_type,
-            json.loads(r.problems),
+            _problems(json.loads(r.problems), actor),
             json.loads(r.payload),
         )
         for r in rows
     ]
+
+
+def _problems(problems: list[dict[str, Any]], actor: Actor) -> list[dict[str, Any]]:
+    """An operator reads its refusals as it was told them: without the reasons withheld
+    from it (about goods outside its custody), which only the authorities read."""
+    if actor.role is not Role.OPERATOR:
+        return problems
+    return [{k: v for k, v in p.items() if k != "withheld"} for p in problems]

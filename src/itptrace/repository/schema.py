@@ -277,11 +277,14 @@ events = Table(
     # own record of its items, whatever the per-UI indexes below keep.
     Column("uis", Text, nullable=False, server_default="[]"),
     # The EPCIS terms of the event as the query returns it, so that EQ_eventType, EQ_action
-    # and EQ_bizStep filter in SQL (migration 0015); a bizStep longer than the column is
+    # and EQ_bizStep filter in SQL (migration 0014); a bizStep longer than the column is
     # kept as its digest (queries.events.term_key).
     Column("event_type", String(32)),
     Column("action", String(8)),
     Column("biz_step", String(200)),
+    # Who sent the event (the authenticated user, "<operator>/<user>" or the issuer's staff),
+    # beside the operator it reports for (originator_id); NULL for events before 0013.
+    Column("submitter", String(200)),
     Index("ix_events_time", "event_time"),
     Index("ix_events_type_time", "message_type", "event_time"),
     Index("ix_events_originator", "originator_id", "seq"),
@@ -373,6 +376,23 @@ refused_events = Table(
     Column("problems", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Index("ix_refused_originator", "originator_id", "id"),
+)
+
+# Arrivals of goods neither in transit to the reporter nor held by it (a custody hijack, or a
+# mistake): raised by capture for the authorities, naming the reporter and the holders.
+# Append-only (migration 0013).
+custody_alerts = Table(
+    "custody_alerts",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("reporter_id", String(32), nullable=False),
+    Column("facility_id", String(32)),
+    Column("holders", Text, nullable=False),  # JSON: holder operator -> its UIs
+    Column("outcome", String(16), nullable=False),  # refused, or flagged (accepted, not moved)
+    CheckConstraint("outcome IN ('refused', 'flagged')", name="ck_custody_alerts_outcome"),
+    Index("ix_custody_alerts_raised", "raised_at"),
 )
 
 recalls = Table(

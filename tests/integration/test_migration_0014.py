@@ -1,4 +1,4 @@
-"""Migration 0015: events stored before it get the EPCIS terms the query filters on."""
+"""Migration 0014: events stored before it get the EPCIS terms the query filters on."""
 
 from __future__ import annotations
 
@@ -39,11 +39,11 @@ def blank_url(request: pytest.FixtureRequest, databases: Databases) -> str:
     return databases.new(request.param, blank=True)
 
 
-def test_migration_0015_gives_old_events_their_epcis_terms_and_keeps_every_row(
+def test_migration_0014_gives_old_events_their_epcis_terms_and_keeps_every_row(
     blank_url: str, tmp_path: Path
 ) -> None:
     engine = make_engine(blank_url)
-    migrate.upgrade(engine, "0012")
+    migrate.upgrade(engine, "0013")
     rows = [
         (1, "M1", "EDP", json.dumps(DISPATCH), '["KET01P1"]'),
         (2, "E2", "OTHER", json.dumps({"message_type": "OTHER", "original": INSPECTION}), "[]"),
@@ -82,7 +82,7 @@ def test_migration_0015_gives_old_events_their_epcis_terms_and_keeps_every_row(
             assert [e.event_id for e in page.events] == [event_id]
     finally:
         node.db.dispose()
-    migrate.downgrade(engine, "0012")
+    migrate.downgrade(engine, "0013")
     columns = {c["name"] for c in inspect(engine).get_columns("events")}
     assert "biz_step" not in columns and "epcis_contexts" not in inspect(engine).get_table_names()
     with engine.connect() as conn:

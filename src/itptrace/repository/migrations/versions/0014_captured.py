@@ -7,8 +7,8 @@
 fixed EPCIS form (the one the query has always rendered), an event stored as received
 (``OTHER``) from the terms of that original.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from alembic import op
 
 from itptrace.repository.append_only import append_only_ddl, drop_append_only_ddl
 
-revision = "0015"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
