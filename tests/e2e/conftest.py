@@ -83,6 +83,9 @@ class Node:
             "ITPTRACE_COUNTRY": self.settings.country,
             "ITPTRACE_ISSUER_CODE": self.settings.issuer_code,
             "ITPTRACE_CLOCK": "system",
+            "ITPTRACE_ANONYMOUS_REFUSALS_PER_SECOND": str(
+                self.settings.anonymous_refusals_per_second
+            ),
         }
         self.starts += 1
         log = (self.workdir / f"server-{self.starts}.log").open("wb")
@@ -134,7 +137,11 @@ class Node:
 def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """A migrated node with a Party, a signing key and staff users, served over HTTP."""
     workdir = tmp_path_factory.mktemp("node")
-    settings = make_settings(database_url, workdir, clock="system")
+    # The role matrix sends dozens of tokenless requests at once: the per-address limit on
+    # them (tests/security/test_bounds.py tests it) is lifted here so that each gets its 401.
+    settings = make_settings(
+        database_url, workdir, clock="system", anonymous_refusals_per_second=10_000
+    )
     ctx = build_node(settings, migrate=True)
     init_party(ctx)
     ensure_signing_key(ctx, local_issuer())

@@ -13,7 +13,8 @@ import httpx
 from itptrace.capture import store
 from itptrace.epcis.event_hash import document_context, event_hash_id
 from itptrace.epcis.vocab import STANDARD_CONTEXT
-from tests.e2e.conftest import Chain, Node, ok
+from itptrace.sim.world import World
+from tests.e2e.conftest import Node, ok
 
 EXAMPLE = "https://example.org/epcis/"
 
@@ -28,7 +29,7 @@ def _wait_done(client: httpx.Client, job_id: int) -> Any:
     raise AssertionError(f"job {job_id} still pending")
 
 
-def _inspection(chain: Chain, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+def _inspection(chain: World, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """An inspection of the first pack at the importer's depot, with a user extension whose
     prefix only the document's @context defines; the document and its one event."""
     event = {
@@ -66,7 +67,7 @@ def _listed(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_non_tobacco_event_captured_in_a_document_is_served_as_captured_to_every_reader(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
     document, event = _inspection(chain, at)
@@ -88,7 +89,7 @@ def test_a_non_tobacco_event_captured_in_a_document_is_served_as_captured_to_eve
 
 
 def test_a_stored_row_that_cannot_be_read_back_fails_no_page_and_is_named_in_it(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     # What the node stored before this fix: the event without its document's @context
     # (served now, as well as it can be), a row whose details are not JSON, and one whose
@@ -123,7 +124,7 @@ def _row(seq: int, event_id: str, details: str) -> dict[str, Any]:
 
 
 def test_an_empty_filter_value_is_refused_with_a_problem_not_taken_as_no_filter(
-    node: Node, chain: Chain
+    node: Node, chain: World
 ) -> None:
     with node.client("authority") as authority:
         for name in ("EQ_bizStep", "EQ_action", "MATCH_epc", "GE_eventTime"):

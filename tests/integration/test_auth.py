@@ -11,7 +11,7 @@ from itptrace.auth import audit, service
 from itptrace.auth.model import AuditEntry, Unauthenticated
 from itptrace.clock import FixedClock
 from itptrace.context import Context
-from itptrace.errors import Conflict, DomainError, Forbidden
+from itptrace.errors import Conflict, DomainError, Forbidden, NotFound
 from itptrace.queries.report import report
 from itptrace.queries.service import trace, where
 from itptrace.sim.scenario import run_supply_chain
@@ -105,20 +105,27 @@ def run(ctx: Context) -> World:
     return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
-def test_an_operator_sees_only_its_own_events_and_never_a_stranger_pack(
+def test_an_operator_sees_only_its_span_of_custody_and_never_a_stranger_pack(
     ctx: Context, run: World
 ) -> None:
     importer = Actor("lake", Role.OPERATOR, operator_id=run.importer)
     retailer = Actor("dunga", Role.OPERATOR, operator_id=run.retailer)
     pack = run.packs[0]
-    assert {e.originator_id for e in trace(ctx, importer, pack)} == {run.importer}
+    seen = [(e.message_type, e.originator_id) for e in trace(ctx, importer, pack)]
+    # Its span opens with the maker's dispatch to it and closes with the retailer's arrival;
+    # everything between is its own, and nothing of the maker's production shows.
+    assert seen[0] == ("EDP", run.maker) and seen[-1] == ("ERP", run.retailer)
+    assert {who for _kind, who in seen[1:-1]} == {run.importer}
     assert where(ctx, retailer, pack).custodian_id == run.retailer
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # the answer for a code never issued: nothing to learn
         where(ctx, retailer, run.packs[60])  # a pack of a case that went abroad, never held
     with pytest.raises(Forbidden):
         report(ctx, importer, pack)  # the code was issued to the manufacturer
     maker = Actor("nyota", Role.OPERATOR, operator_id=run.maker, tobacco_industry=True)
-    assert report(ctx, maker, pack).completeness == 1.0
+    # The manufacturer's report holds its own span: its buyers' later sales are not its to read.
+    theirs = {item.key: item.value for item in report(ctx, maker, pack).items}
+    assert theirs["a"] and theirs["e"] and theirs["i"] == []
+    assert report(ctx, local_authority(), pack).completeness == 1.0
 
 
 def test_an_inspector_reads_facts_of_a_pack_but_not_its_full_trace(

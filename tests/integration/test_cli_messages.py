@@ -119,6 +119,7 @@ def test_a_trace_piped_to_a_file_keeps_its_cells_whole(
 ) -> None:
     m = Messages(prefix="CLI-A-LONG-MESSAGE-CODE")
     applied = m.apply(chain["operator"], chain["facility"], chain["machine"], packs, REPORTED_AT)
+    cli.env["ITPTRACE_CAPTURE_ON_BEHALF"] = "true"  # the console reports for the operator
     cli("capture", str(capture_file(tmp_path, "applied.json", applied)))
     narrow = Cli({**cli.env, "COLUMNS": "80"})
     output = narrow("trace", packs[0])

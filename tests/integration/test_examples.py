@@ -91,5 +91,6 @@ def test_the_example_report_is_the_world_builders_and_captures_as_the_readme_say
         "ITPTRACE_COUNTRY": "KE",
         "ITPTRACE_ISSUER_CODE": "KET01",
         "ITPTRACE_CLOCK": ctx.settings.clock,
+        "ITPTRACE_CAPTURE_ON_BEHALF": "true",  # as the README's line says it needs
     }
     assert run(args, env).startswith("6 accepted, 0 duplicates, 0 problems")

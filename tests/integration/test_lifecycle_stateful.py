@@ -356,6 +356,8 @@ class Lifecycle(RuleBasedStateMachine):
         nested = [u for u in live if self.items[u].parent and self.root(u) in self.loose(plant)]
         dead = sorted(u for u, i in self.items.items() if i.dead)
         held = [u for u in live if self.top(u).holder == self.maker]
+        own = [u for u in self.units() if self.top(u).holder == self.maker]
+        theirs = [u for u in self.units() if self.top(u).holder != self.maker]
         fresh, boxes = self.unused(self.c.packs), self.unused(self.c.cartons + self.c.cases)
         line = self.c.world.machine
 
@@ -365,8 +367,11 @@ class Lifecycle(RuleBasedStateMachine):
         cases: list[tuple[Any, Callable[[], Made]]] = [
             (True, lambda: (maker, [m.apply(self.maker, plant, line, [NEVER], now)], "ui_unknown")),
             (True, lambda: (maker, [m.recall(self.maker, "NO-SUCH", now)], "unknown_event")),
-            (self.units(), lambda: (maker, [m.apply(self.maker, plant, line, [
-                data.draw(st.sampled_from(self.units()))], now)], "ui_already_applied")),
+            (own, lambda: (maker, [m.apply(self.maker, plant, line, [
+                data.draw(st.sampled_from(own))], now)], "ui_already_applied")),
+            # a pack someone else now holds: the maker hears only that it is not its own
+            (theirs, lambda: (maker, [m.apply(self.maker, plant, line, [
+                data.draw(st.sampled_from(theirs))], now)], "not_in_your_custody")),
             (nested, lambda: (maker, [ship(nested[:1])], "item_inside_container")),
             (self.loose(None), lambda: (maker, [ship(self.loose(None)[:1])], "item_in_transit")),
             (dead, lambda: (maker, [ship(dead[:1])], "ui_deactivated")),

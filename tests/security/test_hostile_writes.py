@@ -37,6 +37,7 @@ class Scene:
     chain: Chain
     b: Actor
     b_store: str
+    outlet: str
     carton: str
     packs: list[str]
 
@@ -60,6 +61,15 @@ def scene(ctx: Context, state: str) -> Scene:
         address="Mombasa",
         country="KE",
     )
+    outlet = registry.add_facility(
+        ctx,
+        admin,
+        operator_id=chain.world.importer,
+        name="Kiosk",
+        type="retail_outlet",
+        address="Mombasa Road",
+        country="KE",
+    )
     b = Actor("rival", Role.OPERATOR, operator_id=rival.id, tobacco_industry=True)
     w, m, t = chain.world, chain.msg, chain.now
     packs, carton = chain.packs[:4], chain.cartons[0]
@@ -73,7 +83,7 @@ def scene(ctx: Context, state: str) -> Scene:
     assert chain.send(chain.maker, *steps).ok
     if state == "delivered_to_b":
         assert chain.send(b, m.arrive(rival.id, store.id, [carton], t)).ok
-    return Scene(chain, b, store.id, carton, packs)
+    return Scene(chain, b, store.id, outlet.id, carton, packs)
 
 
 def _b_writes(s: Scene) -> dict[str, Callable[[], TraceEvent]]:
@@ -94,7 +104,7 @@ def _b_writes(s: Scene) -> dict[str, Callable[[], TraceEvent]]:
         "EDP": lambda: m.dispatch(b, s.b_store, [s.carton], t, to=w.depot),
         "ERP": lambda: m.arrive(b, s.b_store, [s.carton], t),
         "ETL": lambda: m.transload(b, [s.carton], t, "KBX 999Z"),
-        "EVR": lambda: m.retail(b, s.b_store, c.outlet.id, s.packs[:1], t),
+        "EVR": lambda: m.retail(b, s.b_store, s.outlet, s.packs[:1], t),
         "EIV": lambda: deal(MessageType.EIV),
         "EPO": lambda: deal(MessageType.EPO),
         "EPR": lambda: deal(MessageType.EPR),
