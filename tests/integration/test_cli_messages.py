@@ -20,6 +20,7 @@ from itptrace.auth import service as auth
 from itptrace.cli.common import explain
 from itptrace.cli.main import app
 from itptrace.context import Context
+from itptrace.queries.wording import when
 from itptrace.sim.messages import Messages
 from tests.integration.test_cli import REPORTED_AT, Cli, capture_file, chain, cli, packs
 
@@ -123,8 +124,25 @@ def test_a_trace_piped_to_a_file_keeps_its_cells_whole(
     cli("capture", str(capture_file(tmp_path, "applied.json", applied)))
     narrow = Cli({**cli.env, "COLUMNS": "80"})
     output = narrow("trace", packs[0])
-    assert REPORTED_AT.isoformat() in output and applied.event_id in output
+    assert when(REPORTED_AT) in output and applied.event_id in output
     assert "…" not in output
+
+
+def test_trace_and_report_tables_give_times_with_their_zone_explain_codes_and_print_no_json(
+    cli: Cli, chain: dict[str, str], packs: list[str], tmp_path: Path
+) -> None:
+    m = Messages(prefix="CLI-W")
+    applied = m.apply(chain["operator"], chain["facility"], chain["machine"], packs, REPORTED_AT)
+    cli.env["ITPTRACE_CAPTURE_ON_BEHALF"] = "true"  # the console reports for the operator
+    cli("capture", str(capture_file(tmp_path, "applied.json", applied)))
+    traced = cli("trace", packs[0])
+    assert f"{when(REPORTED_AT)}" in traced and when(REPORTED_AT).endswith(" UTC")
+    assert "EUA (application of unit-level UIs on unit packets)" in traced
+    reported = cli("report", packs[0])
+    assert f"{when(REPORTED_AT)}" in reported
+    assert "{" not in reported and "}" not in reported and '"' not in reported
+    as_json = json.loads(cli("report", packs[0], "--json"))
+    assert as_json["items"][0]["value"]["date"] == REPORTED_AT.isoformat()
 
 
 def test_init_without_a_country_says_the_setting_is_missing(tmp_path: Path) -> None:

@@ -17,19 +17,37 @@ from typing import Any
 class MessageType(StrEnum):
     """The EU data-dictionary messages (Implementing Regulation 2018/574, Annex II)."""
 
-    EUA = "EUA"  # application of unit-level UIs on unit packets
-    EPA = "EPA"  # aggregation
-    EUD = "EUD"  # disaggregation
-    EDP = "EDP"  # dispatch (domestic, export, duty-free, free zone, transit)
-    ERP = "ERP"  # arrival
-    ETL = "ETL"  # trans-loading
-    EVR = "EVR"  # delivery to retail by vending van
-    EIV = "EIV"  # invoice
-    EPO = "EPO"  # order number
-    EPR = "EPR"  # payment
-    IDA = "IDA"  # deactivation
-    RCL = "RCL"  # recall of an earlier message
-    OTHER = "OTHER"  # an EPCIS event no tobacco rule applies to; stored as received
+    EUA = "EUA"
+    EPA = "EPA"
+    EUD = "EUD"
+    EDP = "EDP"
+    ERP = "ERP"
+    ETL = "ETL"
+    EVR = "EVR"
+    EIV = "EIV"
+    EPO = "EPO"
+    EPR = "EPR"
+    IDA = "IDA"
+    RCL = "RCL"
+    OTHER = "OTHER"
+
+
+MESSAGE_NAMES: dict[str, str] = {
+    MessageType.EUA: "application of unit-level UIs on unit packets",
+    MessageType.EPA: "aggregation into a container",
+    MessageType.EUD: "disaggregation of a container",
+    MessageType.EDP: "dispatch",
+    MessageType.ERP: "arrival",
+    MessageType.ETL: "trans-loading",
+    MessageType.EVR: "delivery to retail by vending van",
+    MessageType.EIV: "invoice",
+    MessageType.EPO: "purchase order",
+    MessageType.EPR: "payment",
+    MessageType.IDA: "deactivation",
+    MessageType.RCL: "recall of an earlier message",
+    MessageType.OTHER: "an EPCIS event no tobacco rule applies to",
+}
+"""What each message code means, in words a reader of a trace follows."""
 
 
 class DestinationKind(StrEnum):

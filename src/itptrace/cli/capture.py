@@ -27,7 +27,9 @@ from itptrace.queries import completeness as completeness_queries
 from itptrace.queries import refused as refused_queries
 from itptrace.queries import report as report_queries
 from itptrace.queries import service as queries
+from itptrace.queries import wording
 from itptrace.queries.service import Node
+from itptrace.queries.wording import Glossary
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -96,15 +98,16 @@ def trace(ui: str, as_json: Json = False) -> None:
     table = Table(title=f"trace of {ui}")
     for name in ("time", "event", "message", "originator", "facility", "via", "flags"):
         table.add_column(name)
+    glossary = Glossary()
     for e in entries:
         table.add_row(
-            e.event_time.isoformat(),
-            e.message_type + (" (recalled)" if e.recalled else ""),
+            wording.when(e.event_time),
+            glossary.term(e.message_type) + (" (recalled)" if e.recalled else ""),
             e.event_id,
             e.originator_id,
             e.facility_id or "",
             e.via or "",
-            ",".join(e.flags),
+            ", ".join(glossary.term(flag) for flag in e.flags),
         )
     console.print(table)
 
@@ -126,8 +129,10 @@ def report(ui: str, as_json: Json = False) -> None:
     table = Table(title=f"Article 8.4.1 report of {ui}: {result.completeness:.0%} complete")
     for name in ("item", "what", "value", "source"):
         table.add_column(name, overflow="fold")
+    glossary = Glossary()
     for item in result.items:
-        value = json.dumps(item.value, default=str) if item.present else "MISSING"
+        head, rest = wording.item_text(item, glossary)
+        value = "\n".join([head, *rest] if head else rest)
         table.add_row(f"({item.key})", item.title, value, ", ".join(item.sources))
     console.print(table)
 

@@ -26,11 +26,12 @@ from itptrace.ledger.checkpoint import verify_with_any
 from itptrace.ledger.merkle import verify_inclusion
 from itptrace.queries.report import report
 from itptrace.queries.service import trace
+from itptrace.queries.wording import Glossary, report_lines, trace_line
 from itptrace.registry import service as registry
 from itptrace.sim.forgery import copied_tag, forged_variants
 from itptrace.sim.http_demo import HttpSummary, http_driver, running_node, show_access
 from itptrace.sim.inspection_round import inspection_round
-from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.scenario import names_of, run_supply_chain
 from itptrace.sim.world import World
 
 Say = Callable[[str], None]
@@ -94,23 +95,21 @@ def _issue_and_verify(
     )
 
 
-def _show_trace_and_report(ctx: Context, pack: str, say: Say, summary: DemoSummary) -> None:
+def _show_trace_and_report(
+    ctx: Context, run: World, pack: str, say: Say, summary: DemoSummary
+) -> None:
     entries = trace(ctx, local_authority(), pack)
     summary.trace_length = len(entries)
-    say(f"trace of pack {pack}:")
+    glossary = Glossary(names_of(run))
+    say(f"trace of pack {pack} (each code explained the first time it appears):")
     for e in entries:
-        via = f" (in {e.via})" if e.via else ""
-        flags = f" [{', '.join(e.flags)}]" if e.flags else ""
-        say(
-            f"  {e.event_time:%Y-%m-%d %H:%M} {e.message_type} {e.event_id} by {e.originator_id} "
-            f"at {e.facility_id or '-'}{via}{flags}"
-        )
+        say(f"  {trace_line(e, glossary)}")
     result = report(ctx, local_authority(), pack)
     summary.report_completeness = result.completeness
     say(f"Article 8.4.1 report of {pack}: {result.completeness:.0%} complete")
     for item in result.items:
-        value = json.dumps(item.value, default=str) if item.present else "MISSING"
-        say(f"  ({item.key}) {item.title}: {value}  <- {', '.join(item.sources) or '-'}")
+        for line in report_lines(item, glossary):
+            say(line)
 
 
 def _show_ledger(ctx: Context, pack: str, say: Say, summary: DemoSummary) -> None:
@@ -161,7 +160,7 @@ def run_demo(workdir: Path, say: Say) -> DemoSummary:
         summary.http = show_access(ctx, http, run, driver, say)
     say("node stopped")
     _issue_and_verify(ctx, run, workdir, say, summary)
-    _show_trace_and_report(ctx, run.packs[0], say, summary)
+    _show_trace_and_report(ctx, run, run.packs[0], say, summary)
     _show_ledger(ctx, run.packs[0], say, summary)
     summary.inspection = inspection_round(ctx, run, workdir, say)
     ctx.db.dispose()

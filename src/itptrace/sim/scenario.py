@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from itptrace.capture.model import DestinationKind, MessageType
+from itptrace.queries.wording import when
 from itptrace.sim.messages import hours
 from itptrace.sim.world import (
     Description,
@@ -49,6 +50,24 @@ DEMO = Description(
 )
 
 
+def names_of(world: World) -> dict[str, str]:
+    """The demo's operators and facilities by the ids the node gave them, to explain an id
+    the first time a story shows it."""
+    d = world.description
+    named = {
+        world.maker: f"manufacturer {d.maker.name}",
+        world.importer: f"importer {d.importer.name}",
+        world.plant: f"{d.plant.name}, {d.plant.address}",
+        world.depot: f"{d.depot.name}, {d.depot.address}",
+        world.machine: d.line,
+    }
+    if world.retailer and d.retailer:
+        named[world.retailer] = f"retailer {d.retailer.name}"
+    if world.outlet and d.outlet:
+        named[world.outlet] = f"{d.outlet.name}, {d.outlet.address}"
+    return named
+
+
 def run_supply_chain(
     driver: Driver,
     say: Callable[[str], None],
@@ -67,8 +86,9 @@ def run_supply_chain(
     t0 = driver.now().replace(microsecond=0) - hours(2)
     send(driver, world, world.maker_user, production(world, t0))
     say(
-        f"manufacturer applied {len(pack_codes)} packs, packed {len(cartons)} cartons, "
-        f"{len(case_codes)} master cases and pallet {pallet}"
+        f"{when(t0)}: {names_of(world)[maker]} ({maker}) applied codes to "
+        f"{len(pack_codes)} packs at {world.description.plant.name} ({plant}), packed "
+        f"{len(cartons)} cartons, {len(case_codes)} master cases and pallet {pallet}"
     )
 
     t1 = t0 + hours(0.5)
@@ -109,7 +129,11 @@ def run_supply_chain(
             ),
         ],
     )
-    say(f"manufacturer invoiced {importer} and dispatched the pallet to {depot}")
+    names = names_of(world)
+    say(
+        f"{when(t1)}: {names[maker]} recorded order PO-2026-0042 and invoice INV-2026-0107 to "
+        f"{names[importer]} ({importer}) and dispatched the pallet to {names[depot]} ({depot})"
+    )
 
     t2 = t1 + hours(1)
     send(
@@ -165,7 +189,8 @@ def run_supply_chain(
     )
     send(driver, world, world.retailer_user, [m.arrive(retailer, outlet or "", [cartons[0]], t3)])
     say(
-        f"importer received, paid, split the pallet, sent carton {cartons[0]} to its kiosk "
-        f"and master case {case_codes[1]} for export to UG"
+        f"{when(t2)} to {when(t3)}: the importer received, paid, split the pallet, sent "
+        f"carton {cartons[0]} to {names.get(outlet or '', 'its kiosk')} ({outlet}) and master "
+        f"case {case_codes[1]} for export to UG (Uganda, Kampala Wholesale Ltd)"
     )
     return world
