@@ -15,6 +15,7 @@ from typing import Any
 
 from itptrace.access import Actor, Door, Role
 from itptrace.auth import audit as audit_trail
+from itptrace.capture.custody_alerts import list_custody_alerts
 from itptrace.codes import lifecycle
 from itptrace.context import Context
 from itptrace.errors import DomainError, Forbidden
@@ -63,6 +64,7 @@ def operations(chain: World) -> dict[tuple[str, str], Call]:
         ("POST", "/verify"): lambda c, a: verify(c, a, scan),
         ("GET", "/verify/offline-bundle"): lambda c, a: exchange.offline_bundle(c, a),
         ("GET", "/alerts"): lambda c, a: alerts.list_alerts(c, a, limit=1),
+        ("GET", "/alerts/custody"): lambda c, a: list_custody_alerts(c, a, limit=1),
     }
 
 

@@ -97,6 +97,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/verify/image"): frozenset({"authority", "inspector"}),
     ("GET", "/verify/offline-bundle"): frozenset({"authority", "inspector"}),
     ("GET", "/alerts"): frozenset({"authority"}),
+    ("GET", "/alerts/custody"): frozenset({"authority"}),
     ("GET", "/alerts/{alert_id}"): frozenset({"authority"}),
     ("POST", "/alerts/{alert_id}/status"): frozenset({"authority"}),
 }

@@ -1,4 +1,5 @@
-"""``/verify`` (a scan, or a photo of one), ``/verify/offline-bundle`` and ``/alerts``.
+"""``/verify`` (a scan, or a photo of one), ``/verify/offline-bundle``, ``/alerts`` and
+``/alerts/custody``.
 
 Inspectors and authorities verify (``verify``); alerts are for authorities (the service
 refuses other roles). Every route reads pack-level data and is audited. ``POST /verify``
@@ -9,6 +10,11 @@ bundle's key id only: a device trusts the bundle by a bundle key pinned on it ou
 (``itptrace verify pin``), never by a key sent with it. ``POST /verify/image`` takes
 ``multipart/form-data`` (an ``image`` part and the same fields as ``/verify`` as form
 fields) or a bare ``image/png`` or ``image/jpeg`` body with the fields as query parameters.
+Custody alerts come from capture, not from scans (an arrival of goods never dispatched to
+the reporter): another table with ids of its own, append-only, with no status to manage.
+``GET /alerts/custody`` lists them beside ``GET /alerts`` rather than inside it, so that an
+id in ``/alerts`` always means one ``/alerts/{id}`` can show and set the status of, and the
+``after`` cursor of each list runs over one sequence.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from itptrace.access import Actor, Permission
 from itptrace.api.bounds import Bounds, Busy
 from itptrace.api.deps import PRINTABLE, Node, Text, caller
+from itptrace.capture.custody_alerts import list_custody_alerts
 from itptrace.clock import parse_instant
 from itptrace.config import Settings
 from itptrace.context import Context
@@ -119,6 +126,21 @@ class AlertOut(BaseModel):
     status_by: str
     status_at: datetime
     note: str
+
+
+class CustodyAlertOut(BaseModel):
+    """An arrival of goods never dispatched to the reporter: who reported it, where, and
+    each holder with its UIs; ``outcome`` says whether the arrival was refused or accepted
+    and flagged (custody unmoved). Append-only: these alerts have no status."""
+
+    id: int
+    kind: Literal["custody"]
+    raised_at: datetime
+    event_id: str
+    reporter_id: str
+    facility_id: str | None
+    holders: dict[str, list[str]]
+    outcome: str
 
 
 class StatusIn(_In):
@@ -348,6 +370,19 @@ def list_alerts(
     """Alerts raised by verifications, oldest first (authorities)."""
     found = alerting.list_alerts(ctx, actor, status=status, type_=type, limit=limit, after=after)
     return [AlertOut(**{**a.__dict__, "status": a.status.value}) for a in found]
+
+
+@router.get("/alerts/custody", response_model=list[CustodyAlertOut])
+def list_custody(
+    ctx: Node,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    actor: Actor = AlertReader,
+) -> object:
+    """Custody alerts raised by capture, oldest first (authorities): arrivals of goods
+    that were never dispatched to the reporter, naming the reporter and each holder."""
+    found = list_custody_alerts(ctx, actor, after=after, limit=limit)
+    return [CustodyAlertOut(kind="custody", **a.__dict__) for a in found]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)

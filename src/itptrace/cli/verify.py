@@ -1,5 +1,9 @@
 """``itptrace verify scan|export-offline|bundle-key|pin|sync`` and ``itptrace alerts ...``.
 
+``alerts list|show|set-status`` concern the alerts raised by verifications; ``alerts
+custody`` lists the custody alerts capture raised (arrivals of goods never dispatched to
+the reporter), which have ids of their own and no status.
+
 ``verify scan`` verifies a scanned code (``--typed`` for one typed in by hand, whose tag is
 not checked; ``--image`` for a photo of one) against the node, or with ``--offline DIR``
 against an offline bundle alone (no database, no network; the scan is queued in DIR for
@@ -22,6 +26,7 @@ from typing import Annotated
 
 import typer
 
+from itptrace.capture.custody_alerts import list_custody_alerts
 from itptrace.cli.common import as_authority, console, handles_errors, node, print_json
 from itptrace.clock import clock_from_setting, parse_instant
 from itptrace.config import load_settings
@@ -33,7 +38,9 @@ from itptrace.verify.service import decode_photo, verify
 from itptrace.verify.trust import DeviceTrust
 
 app = typer.Typer(help="Verify codes as an inspector: online, offline or from a photo.")
-alerts_app = typer.Typer(help="Alerts raised by verifications, for the authorities.")
+alerts_app = typer.Typer(
+    help="Alerts raised by verifications and custody alerts raised by capture, for the authorities."
+)
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NOT_AUTHENTIC = 3  # 1 is a refusal, 2 a usage error (click)
 
@@ -229,6 +236,27 @@ def list_alerts(
         console.print(
             f"{a.id}\t{a.status.value}\t{a.severity}\t{a.type}\t{a.ui or '-'}\t"
             f"{a.raised_at.isoformat()}",
+            markup=False,
+        )
+
+
+@alerts_app.command("custody")
+@handles_errors
+def list_custody(
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    after: Annotated[int, typer.Option(help="only alerts after this id")] = 0,
+    as_json: Json = False,
+) -> None:
+    """Custody alerts (arrivals of goods never dispatched to the reporter), oldest first."""
+    found = list_custody_alerts(node(), as_authority(), after=after, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    for a in found:
+        holders = ",".join(f"{h or '-'}:{len(uis)}" for h, uis in sorted(a.holders.items()))
+        console.print(
+            f"{a.id}\t{a.outcome}\t{a.reporter_id}\t{a.facility_id or '-'}\t{holders}\t"
+            f"{a.event_id}\t{a.raised_at.isoformat()}",
             markup=False,
         )
 
