@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
-from itptrace.access import Actor
+from itptrace.access import Actor, Role
 from itptrace.cli import ledger as ledger_cli
 from itptrace.codes import service as issuer_service
 from itptrace.codes.service import UnitRequest
@@ -20,11 +20,20 @@ from itptrace.context import Context
 from itptrace.ledger import merkle
 from itptrace.ledger.checkpoint import parse_verifier_key, verify_checkpoint
 from itptrace.repository.append_only import drop_append_only_ddl
-from itptrace.repository.schema import events, ui_state
+from itptrace.repository.schema import events, scans, ui_state
 from itptrace.sim.scenario import run_supply_chain
 from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
+from itptrace.verify.model import Place, ScanInput
+from itptrace.verify.service import verify
 from tests.integration.chain import build_world
+
+INSPECTOR = Actor("inspector-wanjiru", Role.INSPECTOR)
+
+
+def run_code() -> str:
+    """A code never issued: its scan is stored with a counterfeit verdict."""
+    return "KET01zzzzzzzzz00000000"
 
 
 class LedgerCli:
@@ -142,6 +151,31 @@ def test_fsck_names_a_forged_event_row_and_deep_names_an_edited_state(
     out = cli("fsck", "--deep", expect=1)
     assert f"ui_state {run.pallet}: custodian_id is 'FORGED'" in out
     assert "error: 2 problem(s) found" in out and "ledgered events replayed" in out
+
+
+def test_adopt_gives_a_scan_stored_before_it_was_ledgered_its_leaf_once(
+    ctx: Context, cli: LedgerCli
+) -> None:
+    run_supply_chain(ServiceDriver(ctx), lambda _text: None)
+    verify(
+        ctx,
+        INSPECTOR,
+        ScanInput(
+            run_code(),
+            Place("KE", None, None, None),
+            ctx.clock.now(),
+            "00000000-0000-4000-8000-000000000001",
+        ),
+    )
+    with ctx.db.transaction() as conn:
+        row = conn.execute(select(scans).limit(1)).first()
+        assert row is not None
+        conn.execute(insert(scans).values({**row._mapping, "scan_id": "old-scan"}))
+    assert "scan old-scan (scans.scan_id): the record has no leaf" in cli("fsck", expect=1)
+    out = cli("adopt")
+    assert "ok: adopted 1 record(s) into the ledger (1 scan, 0 alert, 0 alert_status)" in out
+    assert "ok: " in cli("fsck")
+    assert "ok: adopted 0 record(s)" in cli("adopt")
 
 
 def test_verify_fails_with_one_line_on_a_forged_or_foreign_checkpoint(

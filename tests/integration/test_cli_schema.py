@@ -35,12 +35,13 @@ COMMANDS = [
     ("keys", "export"),
     ("keys", "rotate"),
     ("ledger", "fsck"),
+    ("ledger", "adopt"),
     ("verify", "scan", "KET01X", "--country", "KE"),
     ("audit",),
     ("serve", "--no-worker"),
 ]
 # A few of them on an older schema of both databases (each case migrates a database).
-SOME_COMMANDS = [COMMANDS[0], COMMANDS[3], COMMANDS[6], COMMANDS[8]]
+SOME_COMMANDS = [COMMANDS[0], COMMANDS[3], COMMANDS[7], COMMANDS[9]]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -87,6 +87,20 @@ def test_verify_scan_prints_the_verdict_and_exits_by_it(setup: tuple[Cli, dict[s
     assert "AUTHENTIC" in cli("verify", "scan", "--image", codes["photo"], "--country", "KE")
 
 
+def test_a_photo_larger_than_the_pixel_cap_is_refused_at_the_console_before_it_is_decoded(
+    setup: tuple[Cli, dict[str, str]],
+) -> None:
+    cli, codes = setup
+    capped = Cli({**cli.env, "ITPTRACE_IMAGE_MAX_PIXELS": "100"})
+    for extra in ((), ("--offline", codes["bundle"])):
+        out = capped(
+            "verify", "scan", "--image", codes["photo"], "--country", "KE", *extra, expect=1
+        )
+        assert out.startswith("error: ") and out.count("\n") == 1, out
+        assert "100" in out and "pixels" in out, out
+    assert "AUTHENTIC" in cli("verify", "scan", "--image", codes["photo"], "--country", "KE")
+
+
 def test_refusals_are_one_line_errors_with_exit_1(setup: tuple[Cli, dict[str, str]]) -> None:
     cli, codes = setup
     for args in (

@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
+from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from itptrace import bounded_json
@@ -44,6 +45,7 @@ from itptrace.jobs import service as job_queue
 from itptrace.jobs.worker import run_next
 from itptrace.queries import refused as refused_queries
 from itptrace.registry import service as registry
+from itptrace.repository.schema import refused_events
 from itptrace.sim.messages import Messages
 from itptrace.sim.world import World
 from tests.conftest import PgServer, new_node
@@ -388,6 +390,55 @@ def test_a_refused_application_of_20000_unknown_codes_is_stored_and_answered_bou
     assert payload["summary"] is True and payload["bytes"] > len(body) // 2
     assert len(json.dumps(payload)) <= site.ctx.settings.refusal_payload_bytes
     assert len(json.dumps(problems)) < 100_000
+
+
+def _large_refusals(ctx: Context, count: int, weight: int) -> list[int]:
+    """``count`` stored refusals of ``weight`` bytes of payload each; their ids."""
+    payload = json.dumps({"blob": "x" * weight})
+    rows = [
+        {
+            "received_at": ctx.clock.now(),
+            "originator_id": None,
+            "event_id": f"HEAVY-{n}",
+            "message_type": "EUA",
+            "problems": json.dumps([{"code": "unknown_ui", "message": "unknown"}]),
+            "payload": payload,
+        }
+        for n in range(count)
+    ]
+    with ctx.db.transaction() as conn:
+        for row in rows:
+            conn.execute(insert(refused_events).values(row))
+        ids = conn.execute(
+            select(refused_events.c.id)
+            .where(refused_events.c.event_id.like("HEAVY-%"))
+            .order_by(refused_events.c.id)
+        ).scalars()
+        return [int(i) for i in ids][-count:]
+
+
+def test_a_page_of_refusals_is_capped_in_bytes_and_links_to_the_next_page(site: Site) -> None:
+    ids = _large_refusals(site.ctx, 12, 500_000)  # 6 MB of payloads
+    seen: list[int] = []
+    url: str | None = f"/refused?limit=1000&after={ids[0] - 1}"
+    with serving(site.ctx) as served, served.client(site.authority_token) as authority:
+        while url is not None:
+            response = authority.get(url)
+            assert response.status_code == 200, response.text[:300]
+            assert len(response.content) <= refused_queries.MAX_PAGE_BYTES
+            seen += [row["id"] for row in response.json()]
+            link = response.headers.get("Link")
+            url = link[1 : link.index(">")] if link else None
+            assert len(seen) <= len(ids) + 1, "the pages end"
+    assert seen == ids, "every refusal once, in order, over more than one page"
+
+
+def test_a_page_of_refusals_holds_its_first_refusal_however_large(site: Site) -> None:
+    ids = _large_refusals(site.ctx, 2, 2_000)
+    page = refused_queries.refused_page(site.ctx, local_authority(), after=ids[0] - 1, max_bytes=1)
+    assert [r.id for r in page.refusals] == ids[:1] and page.next_after == ids[0]
+    rest = refused_queries.refused_page(site.ctx, local_authority(), after=ids[0])
+    assert [r.id for r in rest.refusals] == ids[1:] and rest.next_after is None
 
 
 def test_bad_invoices_grow_the_stored_refusals_by_less_than_they_weigh(site: Site) -> None:

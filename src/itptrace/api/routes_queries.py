@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -210,14 +210,22 @@ def contents(
 @router.get("/refused", response_model=list[RefusalOut])
 def refused(
     ctx: Node,
+    request: Request,
+    response: Response,
     originator: Annotated[str | None, Query(max_length=32, pattern=IDENT)] = None,
     limit: Limit = 100,
     after: After = 0,
     actor: Actor = RefusalReader,
 ) -> object:
-    """Refused reports with their reasons, oldest first; an operator sees its own."""
-    rows = refused_query.list_refused(ctx, actor, originator=originator, limit=limit, after=after)
-    return rows
+    """Refused reports with their reasons, oldest first; an operator sees its own.
+
+    A page holds at most ``limit`` refusals and about 4 MiB; when more may follow, the next
+    page is in ``Link: <...>; rel="next"`` (the same query with ``after`` set)."""
+    page = refused_query.refused_page(ctx, actor, originator=originator, limit=limit, after=after)
+    if page.next_after is not None:
+        following = request.url.include_query_params(after=page.next_after)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return page.refusals
 
 
 @router.get("/audit", response_model=list[AuditRowOut])

@@ -27,6 +27,7 @@ from itptrace.ledger import audit as auditing
 from itptrace.ledger import service as ledger
 from itptrace.ledger.fsck import fsck as run_fsck
 from itptrace.ledger.remote import audit_remote
+from itptrace.verify.adopt import adopt_unledgered
 
 app = typer.Typer(help="The tamper-evident ledger (RFC 9162 Merkle log) of stored records.")
 
@@ -231,6 +232,20 @@ def fsck(
     if found:
         raise fail(f"{len(found)} problem(s) found; {summary}")
     _say(f"ok: {summary}")
+
+
+@app.command("adopt")
+@handles_errors
+def adopt() -> None:
+    """Once, after upgrading a node from before scans and alerts were ledgered: append a
+    leaf, in record order, for every scan, alert and alert status change without one.
+
+    Run `itptrace ledger fsck` first: a record inserted behind the node's back would be
+    adopted too. Running it again adopts nothing.
+    """
+    adopted = adopt_unledgered(node(), as_issuer())
+    counts = ", ".join(f"{count} {kind}" for kind, count in adopted.counts.items())
+    _say(f"ok: adopted {adopted.total} record(s) into the ledger ({counts})")
 
 
 @app.command("export-key")

@@ -48,7 +48,10 @@ NOT_AUTHENTIC = 3  # 1 is a refusal, 2 a usage error (click)
 def _scan_text(code: str | None, image: Path | None) -> str:
     if (code is None) == (image is None):
         raise VerifyError("give either a code or --image, not both or neither")
-    return decode_photo(image) if image is not None else str(code)
+    if image is None:
+        return str(code)
+    # The same cap as ``/verify/image``: a photo's header is read before it is decoded.
+    return decode_photo(image, max_pixels=load_settings().image_max_pixels)
 
 
 def _say_verdict(verdict: Verdict, lines: list[str]) -> None:

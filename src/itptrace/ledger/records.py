@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Row, select
 
+from itptrace.ledger import store
 from itptrace.ledger.encoding import encode_flat_record, encode_record, lines_digest, rfc3339
 from itptrace.ledger.log import append
 from itptrace.ledger.sources import LeafSource
@@ -215,6 +216,27 @@ def record_alerts(
 def record_alert_statuses(conn: Connection, status_ids: Sequence[int], at: datetime) -> None:
     """Append the leaves of alert status changes stored in this transaction."""
     append(conn, ALERT_STATUS, _leaves(conn, alert_status_leaf, status_ids), at=at)
+
+
+# The kinds first ledgered in issue #12, with where their records are kept and their
+# record order: a scan before the alerts it raised, an alert before its status changes.
+ADOPTED: Sequence[tuple[str, LeafSource, Column[Any], tuple[Column[Any], ...]]] = (
+    (SCAN, scan_leaf, scans.c.scan_id, (scans.c.recorded_at,)),
+    (ALERT, alert_leaf, alerts.c.id, ()),
+    (ALERT_STATUS, alert_status_leaf, alert_status.c.id, ()),
+)
+
+
+def adopt_batch(conn: Connection, at: datetime, limit: int) -> tuple[str, int] | None:
+    """Append the leaves of up to ``limit`` records of the first adopted kind that still
+    has records without a leaf, in record order; (that kind, how many), or None when every
+    scan, alert and alert status change has its leaf."""
+    for kind, source, key, order in ADOPTED:
+        refs = store.first_records_without_leaves(conn, kind, key, order, limit)
+        if refs:
+            append(conn, kind, _leaves(conn, source, refs), at=at)
+            return kind, len(refs)
+    return None
 
 
 # How fsck recomputes the leaves of this module; the composition root adds these to the node.

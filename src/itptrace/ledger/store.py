@@ -203,6 +203,18 @@ def records_without_leaves(conn: Connection, kind: str, key: Column[Any]) -> lis
     return [str(text) for text in conn.execute(select(ref).where(~logged).order_by(key)).scalars()]
 
 
+def first_records_without_leaves(
+    conn: Connection, kind: str, key: Column[Any], order: Sequence[Column[Any]], limit: int
+) -> list[str]:
+    """Keys (as text) of at most ``limit`` records of ``key``'s table with no leaf of
+    ``kind``, the first in ``order`` (then key order)."""
+    ref = cast(key, String)
+    leaf = ledger_leaves.c
+    logged = exists().where(leaf.kind == kind, leaf.ref == ref)
+    query = select(ref).where(~logged).order_by(*order, key).limit(limit)
+    return [str(text) for text in conn.execute(query).scalars()]
+
+
 def count_records(conn: Connection, key: Column[Any]) -> int:
     return int(conn.execute(select(func.count()).select_from(key.table)).scalar_one())
 
