@@ -22,15 +22,25 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from itptrace.access import Actor, local_issuer
+from itptrace.api import problems, routes_verify
+from itptrace.api.bounds import Bounds
+from itptrace.auth import service as auth
 from itptrace.bootstrap import build_node
+from itptrace.codes import lifecycle
 from itptrace.codes.service import ensure_signing_key
 from itptrace.config import Settings
 from itptrace.context import Context
+from itptrace.gs1.element import CodePayload
 from itptrace.registry.service import init_party
 from itptrace.repository import migrate
+from itptrace.sim.scenario import run_supply_chain
+from itptrace.sim.service_driver import ServiceDriver
+from itptrace.sim.world import World
 from tests.pgserver import running_server, stop_recorded
 
 SERVER_RECORD = "pg-server.datadir"
@@ -191,3 +201,32 @@ def ctx(database_url: str, tmp_path: Path) -> Iterator[Context]:
 @pytest.fixture
 def issuer() -> Actor:
     return local_issuer()
+
+
+@pytest.fixture
+def run(ctx: Context) -> World:
+    """The demo's supply chain (``sim.scenario``), run in-process on ``ctx``."""
+    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
+
+
+@pytest.fixture
+def codes(ctx: Context, run: World) -> dict[str, CodePayload]:
+    """The printed codes of the chain's unit code request, by UI."""
+    return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
+
+
+@pytest.fixture
+def verify_api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
+    """The verify routes on ``ctx`` with an inspector's ("insp") and an authority's ("auth")
+    token headers."""
+    app = FastAPI()
+    app.state.ctx = ctx
+    app.state.bounds = Bounds(ctx.settings)
+    app.include_router(routes_verify.router)
+    problems.install(app)
+    headers = {}
+    for name, role in (("insp", "inspector"), ("auth", "authority")):
+        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=None)
+        token = auth.create_token(ctx, local_issuer(), user=name).token
+        headers[name] = {"Authorization": f"Bearer {token}"}
+    return TestClient(app), headers

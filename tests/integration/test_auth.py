@@ -14,8 +14,6 @@ from itptrace.context import Context
 from itptrace.errors import Conflict, DomainError, Forbidden, NotFound
 from itptrace.queries.report import report
 from itptrace.queries.service import trace, where
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from tests.integration.chain import build_world
 
@@ -98,11 +96,6 @@ def test_audit_records_are_listed_to_auditors_and_authorities_only(ctx: Context)
         audit.list_audit(
             ctx, Actor("maker", Role.OPERATOR, operator_id="KET01EX", tobacco_industry=True)
         )
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
 def test_an_operator_sees_only_its_span_of_custody_and_never_a_stranger_pack(

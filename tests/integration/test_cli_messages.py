@@ -9,17 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from itptrace.access import local_issuer
-from itptrace.api import problems, routes_verify
-from itptrace.api.bounds import Bounds
-from itptrace.auth import service as auth
 from itptrace.cli.common import explain
 from itptrace.cli.main import app
-from itptrace.context import Context
 from itptrace.queries.wording import when
 from itptrace.sim.messages import Messages
 from tests.integration.test_cli import REPORTED_AT, Cli, capture_file, chain, cli, packs
@@ -157,20 +151,16 @@ def test_init_without_a_country_says_the_setting_is_missing(tmp_path: Path) -> N
     assert not (tmp_path / "node.sqlite").exists()
 
 
-def test_a_latitude_that_is_not_a_number_is_refused_as_such(ctx: Context) -> None:
-    api = FastAPI()
-    api.state.ctx = ctx
-    api.state.bounds = Bounds(ctx.settings)
-    api.include_router(routes_verify.router)
-    problems.install(api)
-    auth.add_user(ctx, local_issuer(), name="insp", role="inspector", operator_id=None)
-    token = auth.create_token(ctx, local_issuer(), user="insp").token
+def test_a_latitude_that_is_not_a_number_is_refused_as_such(
+    verify_api: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, headers = verify_api
     scan_id = uuid.uuid4()
     body = f'{{"scan": "x", "scan_id": "{scan_id}", "country": "KE", "lat": NaN}}'
-    answer = TestClient(api).post(
+    answer = client.post(
         "/verify",
         content=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={**headers["insp"], "Content-Type": "application/json"},
     )
     assert answer.status_code in (400, 422)
     assert "finite number" in answer.text and "less than or equal" not in answer.text

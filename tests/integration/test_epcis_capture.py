@@ -14,8 +14,6 @@ from itptrace.epcis.serialize import to_jsonld
 from itptrace.errors import DomainError
 from itptrace.queries.events import query_events
 from itptrace.queries.service import contents, where
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from tests.integration.chain import Chain, build_chain
 
@@ -59,11 +57,6 @@ def test_an_invalid_epcis_document_is_refused_naming_the_field() -> None:
         "X",
     )
     assert events == [] and problems and all(p.code == "malformed" for p in problems)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
 def test_the_epcis_query_filters_by_step_epc_and_time_and_pages(ctx: Context, run: World) -> None:

@@ -16,8 +16,6 @@ from itptrace.codes import lifecycle
 from itptrace.context import Context
 from itptrace.gs1.element import CodePayload, to_raw
 from itptrace.repository.schema import scans as scans_table
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify import exchange, queue
 from itptrace.verify.bundle import BundleCache, BundleError, load_bundle, verify_offline_bundle
@@ -25,16 +23,6 @@ from itptrace.verify.model import Place, ReasonCode, ScanInput, Verdict
 from itptrace.verify.trust import DeviceTrust
 
 INSPECTOR = Actor("inspector-otieno", Role.INSPECTOR)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
-
-
-@pytest.fixture
-def codes(ctx: Context, run: World) -> dict[str, CodePayload]:
-    return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
 
 
 @pytest.fixture

@@ -12,16 +12,9 @@ from itptrace.errors import NotFound
 from itptrace.queries.completeness import completeness_by_operator
 from itptrace.queries.report import report
 from itptrace.queries.service import contents, trace, where
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 
 AUTH = local_authority()
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _line: None)
 
 
 def test_a_pack_trace_includes_its_containers_events_while_it_was_inside(

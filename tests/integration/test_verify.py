@@ -10,16 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from itptrace.access import Actor, Role, local_issuer
-from itptrace.api import problems, routes_verify
-from itptrace.api.bounds import Bounds
-from itptrace.auth import service as auth
 from itptrace.capture.service import capture
 from itptrace.clock import FixedClock
 from itptrace.codes import lifecycle
@@ -32,8 +28,6 @@ from itptrace.registry import service as registry
 from itptrace.repository.schema import alert_status, scans
 from itptrace.sim.forgery import forged_variants
 from itptrace.sim.messages import Messages
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify import alerts
 from itptrace.verify.model import (
@@ -50,11 +44,6 @@ INSPECTOR = Actor("inspector-wanjiru", Role.INSPECTOR)
 AUTHORITY = Actor("kra-investigations", Role.AUTHORITY)
 NAIROBI = (-1.2864, 36.8172)
 MOMBASA = (-4.0435, 39.6682)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
 def payloads(ctx: Context) -> dict[str, CodePayload]:
@@ -294,25 +283,13 @@ def photo_of_nothing() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
-    app = FastAPI()
-    app.state.ctx = ctx
-    app.state.bounds = Bounds(ctx.settings)
-    app.include_router(routes_verify.router)
-    problems.install(app)
-    headers = {}
-    for name, role in (("insp", "inspector"), ("auth", "authority")):
-        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=None)
-        token = auth.create_token(ctx, local_issuer(), user=name).token
-        headers[name] = {"Authorization": f"Bearer {token}"}
-    return TestClient(app), headers
-
-
 def test_the_api_verifies_scans_and_photos_and_serves_alerts(
-    ctx: Context, run: World, api: tuple[TestClient, dict[str, dict[str, str]]], tmp_path: Path
+    ctx: Context,
+    run: World,
+    verify_api: tuple[TestClient, dict[str, dict[str, str]]],
+    tmp_path: Path,
 ) -> None:
-    client, headers = api
+    client, headers = verify_api
     body = {
         "scan": to_raw(payloads(ctx)[run.packs[0]]),
         "scan_id": str(uuid.uuid4()),

@@ -13,8 +13,6 @@ from itptrace.errors import Forbidden
 from itptrace.ledger import service as ledger
 from itptrace.ledger.fsck import record_keys
 from itptrace.repository.schema import scans
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify.adopt import adopt_unledgered
 from tests.security.test_integrity import (
@@ -24,12 +22,6 @@ from tests.security.test_integrity import (
     next_key,
     problems,
 )
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
-
 
 OPERATOR = Actor("maker-clerk", Role.OPERATOR, operator_id="OP-1")
 

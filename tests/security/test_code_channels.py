@@ -15,13 +15,9 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from itptrace.access import Actor, Role, local_issuer
-from itptrace.api import problems, routes_verify
-from itptrace.api.bounds import Bounds
-from itptrace.auth import service as auth
 from itptrace.codes import lifecycle
 from itptrace.codes import service as issuer
 from itptrace.codes.model import Profile
@@ -29,8 +25,6 @@ from itptrace.codes.service import UnitRequest
 from itptrace.context import Context
 from itptrace.errors import Forbidden
 from itptrace.gs1.element import CodePayload, to_element_string, to_raw
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify import exchange
 from itptrace.verify.model import Place, ReasonCode, ScanInput, Verdict
@@ -38,32 +32,6 @@ from itptrace.verify.service import verify
 from tests.integration.chain import build_world
 
 INSPECTOR = Actor("inspector-njeri", Role.INSPECTOR)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
-
-
-@pytest.fixture
-def codes(ctx: Context, run: World) -> dict[str, CodePayload]:
-    return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
-
-
-@pytest.fixture
-def api(ctx: Context) -> tuple[TestClient, dict[str, dict[str, str]]]:
-    """The verify routes with an inspector's and an authority's token."""
-    app = FastAPI()
-    app.state.ctx = ctx
-    app.state.bounds = Bounds(ctx.settings)
-    app.include_router(routes_verify.router)
-    problems.install(app)
-    headers = {}
-    for name, role in (("insp", "inspector"), ("auth", "authority")):
-        auth.add_user(ctx, local_issuer(), name=name, role=role, operator_id=None)
-        token = auth.create_token(ctx, local_issuer(), user=name).token
-        headers[name] = {"Authorization": f"Bearer {token}"}
-    return TestClient(app), headers
 
 
 def judged(ctx: Context, text: str, source: str = "online") -> tuple[Verdict, list[ReasonCode]]:
@@ -140,9 +108,9 @@ def test_the_profile_follows_the_issuers_policy_per_operator_or_product(ctx: Con
 
 
 def test_over_http_a_typed_code_is_its_own_entry_and_a_bundle_comes_without_its_key(
-    ctx: Context, run: World, api: tuple[TestClient, dict[str, dict[str, str]]]
+    ctx: Context, run: World, verify_api: tuple[TestClient, dict[str, dict[str, str]]]
 ) -> None:
-    client, headers = api
+    client, headers = verify_api
     body = {"scan": run.packs[5], "scan_id": str(uuid.uuid4()), "country": "KE"}
     scanned = client.post("/verify", json=body, headers=headers["insp"]).json()
     assert (scanned["verdict"], scanned["reasons"][0]["code"]) == ("suspicious", "tag_missing")

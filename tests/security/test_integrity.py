@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Column, Connection, Table, func, insert, select, text
 
 from itptrace.access import Actor, Role, local_issuer
@@ -31,8 +30,6 @@ from itptrace.repository import migrate
 from itptrace.repository.append_only import drop_append_only_ddl
 from itptrace.repository.db import make_engine
 from itptrace.repository.schema import alert_status, containment, events, ledger_leaves, ui_state
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify import alerts
 from itptrace.verify.model import Place, ScanInput, Verdict
@@ -41,11 +38,6 @@ from itptrace.verify.service import verify
 INSPECTOR = Actor("inspector-wanjiru", Role.INSPECTOR)
 AUTHORITY = Actor("kra-investigations", Role.AUTHORITY)
 AUDITOR = Actor("auditor", Role.AUDITOR)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
 
 
 def scan(ctx: Context, code: str) -> Any:

@@ -29,8 +29,6 @@ from itptrace.errors import Forbidden
 from itptrace.gs1.element import CodePayload, to_raw
 from itptrace.keys.signing import b64url_encode, key_id_for, make_tag, public_raw
 from itptrace.keys.store import KeyInfo
-from itptrace.sim.scenario import run_supply_chain
-from itptrace.sim.service_driver import ServiceDriver
 from itptrace.sim.world import World
 from itptrace.verify import exchange
 from itptrace.verify.bundle import (
@@ -46,16 +44,6 @@ from itptrace.verify.trust import DeviceTrust
 
 INSPECTOR = Actor("inspector-achieng", Role.INSPECTOR)
 AUDITOR = Actor("auditor-mwangi", Role.AUDITOR)
-
-
-@pytest.fixture
-def run(ctx: Context) -> World:
-    return run_supply_chain(ServiceDriver(ctx), lambda _text: None)
-
-
-@pytest.fixture
-def codes(ctx: Context, run: World) -> dict[str, CodePayload]:
-    return {p.ui: p for p in lifecycle.request_codes(ctx, local_issuer(), 1)}
 
 
 @pytest.fixture
