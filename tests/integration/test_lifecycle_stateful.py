@@ -18,7 +18,6 @@ trees without empty containers).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -49,8 +48,9 @@ from itptrace.queries.service import Node, contents, trace, where
 from itptrace.registry.service import init_party
 from itptrace.repository.schema import containment, events, recalls, refused_events, ui_state
 from itptrace.sim.messages import Messages
-from tests.conftest import Databases, PgServer, make_settings
+from tests.conftest import Databases, make_settings
 from tests.integration.chain import Chain, build_chain
+from tests.seeded import seeded_copies
 
 SETTINGS = settings(
     max_examples=15, stateful_step_count=25, deadline=None,
@@ -83,28 +83,11 @@ def seeded(url: str, tmp: Path) -> Chain:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def seed(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> Iterator[Seed]:
-    if request.param == "sqlite":
-        source = tmp_path / "seed.db"
-        chain = seeded(f"sqlite:///{source}", tmp_path)
-
-        def copy_sqlite(run: int) -> str:
-            src, dst = sqlite3.connect(source), sqlite3.connect(tmp_path / f"run{run}.db")
-            src.backup(dst)
-            src.close()
-            dst.close()
-            return f"sqlite:///{tmp_path / f'run{run}.db'}"
-
-        yield Seed(chain, copy_sqlite, lambda run: (tmp_path / f"run{run}.db").unlink(), tmp_path)
-        return
-    pg: PgServer = request.getfixturevalue("pg")
-    template = databases.new("postgresql")  # dropped after the test, as every copy is
-    chain, copies = seeded(template, tmp_path), {}
-
-    def copy_pg(run: int) -> str:
-        copies[run] = pg.create(copy_of=template)
-        return copies[run]
-
-    yield Seed(chain, copy_pg, lambda run: pg.drop(copies.pop(run)), tmp_path)
+    with seeded_copies(request, tmp_path, databases, lambda url: seeded(url, tmp_path)) as (
+        chain,
+        copies,
+    ):
+        yield Seed(chain, copies.fresh, copies.drop, tmp_path)
 
 
 @dataclass

@@ -15,7 +15,6 @@ a write never widens a read.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -35,9 +34,10 @@ from itptrace.queries.scope import NOT_IN_CUSTODY
 from itptrace.queries.service import trace, where
 from itptrace.registry.service import init_party
 from itptrace.sim.messages import Messages
-from tests.conftest import Databases, PgServer, make_settings
+from tests.conftest import Databases, make_settings
 from tests.integration.chain import Chain, build_chain
 from tests.security.test_read_scope import trader
+from tests.seeded import seeded_copies
 
 SETTINGS = settings(
     max_examples=6, stateful_step_count=14, deadline=None,
@@ -83,30 +83,11 @@ def seeded(url: str, tmp: Path) -> tuple[Chain, dict[str, str], dict[str, str], 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def seed(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> Iterator[Seed]:
-    if request.param == "sqlite":
-        source = tmp_path / "seed.db"
-        made = seeded(f"sqlite:///{source}", tmp_path)
-
-        def copy_sqlite(run: int) -> str:
-            src, dst = sqlite3.connect(source), sqlite3.connect(tmp_path / f"run{run}.db")
-            src.backup(dst)
-            src.close()
-            dst.close()
-            return f"sqlite:///{tmp_path / f'run{run}.db'}"
-
-        yield Seed(*made, copy_sqlite, tmp_path)
-        return
-    pg: PgServer = request.getfixturevalue("pg")
-    template = databases.new("postgresql")
-    made, copies = seeded(template, tmp_path), []
-
-    def copy_pg(run: int) -> str:
-        copies.append(pg.create(copy_of=template))
-        return copies[-1]
-
-    yield Seed(*made, copy_pg, tmp_path)
-    for url in copies:
-        pg.drop(url)
+    with seeded_copies(request, tmp_path, databases, lambda url: seeded(url, tmp_path)) as (
+        made,
+        copies,
+    ):
+        yield Seed(*made, copies.fresh, tmp_path)
 
 
 @dataclass
