@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from itptrace.access import Actor, Permission, Role, authorize
 from itptrace.auth import audit
-from itptrace.capture import recall, store
+from itptrace.capture import recall, refusals, store
 from itptrace.capture.custody_alerts import alert_rows
 from itptrace.capture.formats import Shape, check_shape, parse_report
 from itptrace.capture.model import MessageType, Problem, TraceEvent
@@ -307,7 +307,7 @@ def _malformed_row(actor: Actor, problem: Problem, received: datetime) -> dict[s
         "originator_id": (actor.operator_id or actor.name)[:32],
         "event_id": (problem.event_id or "")[:200] or None,
         "message_type": None,
-        "problems": _problems_json([problem], 1),
+        "problems": refusals.problems_json([problem], 1),
         "payload": json.dumps({}),
     }
 
@@ -323,49 +323,6 @@ def _refused_row(
         "originator_id": event.originator_id[:32],
         "event_id": event.event_id[:200],
         "message_type": event.message_type.value,
-        "problems": _problems_json(problems, kept),
-        "payload": _payload_json(message_to_json(event), payload_bytes),
+        "problems": refusals.problems_json(problems, kept),
+        "payload": refusals.payload_json(message_to_json(event), payload_bytes),
     }
-
-
-TEXT_KEPT = 500  # characters of a stored problem's message or subject
-ITEMS_KEPT = 20  # items of each list a payload summary shows
-
-
-def _problems_json(problems: list[Problem], kept: int) -> str:
-    listed = [
-        {k: v[:TEXT_KEPT] if isinstance(v, str) else v for k, v in p.stored().items()}
-        for p in problems[:kept]
-    ]
-    if len(problems) > kept:
-        more = len(problems) - kept
-        listed.append(
-            {
-                "code": "more_problems",
-                "message": f"and {more} more problems ({len(problems)} in all)",
-                "event_id": problems[0].event_id,
-                "subject": None,
-                "flag_only": False,
-            }
-        )
-    return json.dumps(listed)
-
-
-def _payload_json(body: dict[str, Any], limit: int) -> str:
-    """The message as sent, or, past ``limit`` bytes, a summary: its short fields, the
-    size and first items of each list, and the digest of the whole."""
-    whole = json.dumps(body, default=str)
-    if len(whole) <= limit:
-        return whole
-    summary: dict[str, Any] = {
-        "summary": True,
-        "bytes": len(whole),
-        "sha256": hashlib.sha256(whole.encode()).hexdigest(),
-    }
-    for key, value in body.items():
-        if isinstance(value, list):
-            summary[key] = {"count": len(value), "first": value[:ITEMS_KEPT]}
-        elif len(json.dumps(value, default=str)) <= TEXT_KEPT:
-            summary[key] = value
-    text = json.dumps(summary, default=str)
-    return text if len(text) <= limit else json.dumps({k: summary[k] for k in list(summary)[:3]})
